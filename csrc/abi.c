@@ -1,0 +1,3 @@
+#include "joblet.h"
+
+int joblet_abi_version(void) { return JOBLET_ABI_VERSION; }

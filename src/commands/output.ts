@@ -1,0 +1,36 @@
+// How rnx prints: JSON (with --json) or plain tables and key/value lines.
+
+/** JSON-safe copy: bigint as number (or string past 2^53), bytes as base64. */
+export function toJsonValue(v: unknown): unknown {
+  if (typeof v === "bigint") return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+  if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
+  if (Array.isArray(v)) return v.map(toJsonValue);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsonValue(x)]));
+  return v;
+}
+
+export function printJson(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(toJsonValue(v), null, 2)}\n`);
+}
+
+export function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  process.stdout.write(`${[line(headers), ...rows.map(line)].join("\n")}\n`);
+}
+
+/** "Label: value" lines, labels aligned; empty values are skipped. */
+export function printFields(pairs: [string, string | number | undefined][]): void {
+  const shown = pairs.filter(([, v]) => v !== undefined && v !== "");
+  const w = Math.max(0, ...shown.map(([k]) => k.length));
+  process.stdout.write(shown.map(([k, v]) => `${`${k}:`.padEnd(w + 1)} ${v}`).join("\n") + "\n");
+}
+
+export function formatBytes(n: number | bigint): string {
+  let v = Number(n);
+  for (const unit of ["B", "KiB", "MiB", "GiB", "TiB"]) {
+    if (v < 1024 || unit === "TiB") return `${unit === "B" ? v : v.toFixed(1)} ${unit}`;
+    v /= 1024;
+  }
+  return `${v}`;
+}

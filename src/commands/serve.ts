@@ -1,0 +1,53 @@
+// joblet serve: load and check the configuration, then run the daemon until SIGTERM/SIGINT.
+import { writeFileSync, rmSync } from "node:fs";
+import { ConfigError, loadServerConfig } from "../config/load";
+import { checkLibrary } from "../ffi/libjoblet";
+import { JobletServer } from "../daemon/server";
+import { Logger } from "../daemon/logging/logger";
+import { VERSION } from "../version";
+import { CommandError, type Options } from "./cli";
+import { credentialProblems } from "./validate";
+
+export async function serve(_args: string[], o: Options & { config?: string }): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadServerConfig({ path: o.config });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CommandError(`configuration is invalid:\n${e.problems.map((p) => `  ${p}`).join("\n")}`);
+    throw e;
+  }
+  const { config } = loaded;
+  const problems = credentialProblems(config);
+  if (problems.length) {
+    throw new CommandError(`cannot serve: ${problems.join("; ")}${problems.some((p) => p.endsWith("not set")) ? " (run `joblet certs init`)" : ""}`);
+  }
+  checkLibrary();
+
+  const log = Logger.create(config.logging);
+  log.info("starting joblet", { version: VERSION, config: loaded.path, pid: process.pid });
+  for (const w of loaded.warnings) log.warn(w);
+  for (const p of loaded.pending) log.warn(`${p.key} is not implemented yet (${p.feature}); it has no effect`);
+
+  let server: JobletServer;
+  try {
+    server = await JobletServer.start(config, log);
+  } catch (e) {
+    log.error((e as Error).message);
+    log.close();
+    throw new CommandError((e as Error).message);
+  }
+  const pidFile = o.pidFile === undefined ? undefined : String(o.pidFile);
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info("shutting down", { signal });
+      void server.stop(5000).then(resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  if (pidFile) rmSync(pidFile, { force: true });
+  log.close();
+  return 0;
+}

@@ -1,0 +1,47 @@
+// Keys the schema accepts but this version does not act on yet, and the capability that will.
+// `joblet --validate` lists every one present in a file, so nothing is silently ignored.
+// Remove an entry in the change that makes the key take effect.
+
+export interface PendingKey {
+  /** dotted key path; the entry covers the key and everything under it */
+  key: string;
+  feature: string;
+}
+
+export const NOT_IMPLEMENTED: readonly PendingKey[] = [
+  { key: "server.tls.cipher_suites", feature: "TLS 1.3 cipher suite selection (BoringSSL in Bun fixes the TLS 1.3 suites)" },
+  { key: "joblet", feature: "job execution" },
+  { key: "network", feature: "networking" },
+  { key: "volume", feature: "volumes" },
+  { key: "runtime", feature: "job sandbox mounts and runtimes" },
+  { key: "buffers", feature: "log streaming" },
+  { key: "ipc", feature: "log persistence" },
+  { key: "persist", feature: "log persistence" },
+  { key: "telemetry", feature: "job metrics and eBPF telematics" },
+  { key: "state", feature: "durable state" },
+  { key: "cgroup", feature: "resource control (cgroups)" },
+  { key: "filesystem", feature: "job sandbox" },
+  { key: "process", feature: "job sandbox" },
+  { key: "namespaces", feature: "job sandbox" },
+  { key: "monitoring", feature: "monitoring and Prometheus metrics" },
+];
+
+/** Environment overrides that are accepted but not acted on yet. */
+export const NOT_IMPLEMENTED_ENV: readonly PendingKey[] = [
+  { key: "JOBLET_MAX_JOBS", feature: "concurrency limits" },
+  { key: "JOBLET_CI_MODE", feature: "job sandbox" },
+];
+
+function has(doc: unknown, path: string[]): boolean {
+  let node = doc;
+  for (const p of path) {
+    if (!node || typeof node !== "object" || !(p in node)) return false;
+    node = (node as Record<string, unknown>)[p];
+  }
+  return true;
+}
+
+/** The pending entries whose keys appear in a parsed document (joblet-config.yml or runtime-config.yml). */
+export function pendingKeysIn(doc: unknown): PendingKey[] {
+  return NOT_IMPLEMENTED.filter((p) => has(doc, p.key.split(".")));
+}

@@ -1,0 +1,32 @@
+// Who is calling: the verified client certificate's subject (TLS already checked the chain).
+import type * as grpc from "@grpc/grpc-js";
+import { roleFromOU, type Role } from "./rbac";
+
+type AuthContext = ReturnType<grpc.ServerUnaryCall<unknown, unknown>["getAuthContext"]>;
+
+export interface Identity {
+  cn: string;
+  ou: string[];
+  role: Role | "none";
+  /** SHA-256 fingerprint of the client certificate */
+  fingerprint: string;
+  peer: string;
+}
+
+const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+export function identityOf(
+  call: { getAuthContext(): AuthContext; getPeer(): string },
+  defaultRole: Role | "none",
+): Identity {
+  const cert = call.getAuthContext()?.sslPeerCertificate;
+  const subject = (cert?.subject ?? {}) as unknown as Record<string, string | string[] | undefined>;
+  const ou = asList(subject.OU);
+  return {
+    cn: asList(subject.CN)[0] ?? "",
+    ou,
+    role: roleFromOU(ou, defaultRole),
+    fingerprint: cert?.fingerprint256 ?? "",
+    peer: call.getPeer(),
+  };
+}

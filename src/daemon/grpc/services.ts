@@ -1,0 +1,41 @@
+// Every service of the wire API, with the handlers implemented so far; the rest answer
+// UNIMPLEMENTED naming the capability that will provide them.
+import type * as grpc from "@grpc/grpc-js";
+import {
+  JobServiceService,
+  MonitoringServiceService,
+  NetworkServiceService,
+  RuntimeServiceService,
+  VolumeServiceService,
+  type EmptyRequest,
+  type SystemStatusResponse,
+} from "../../gen/joblet";
+import { cpuMetrics, hostInfo, memoryMetrics, serverVersion } from "../monitoring/system";
+import { withUnimplemented } from "./unimplemented";
+
+export interface ServiceContext {
+  nodeId: string;
+}
+
+export function registerServices(server: grpc.Server, ctx: ServiceContext): void {
+  server.addService(JobServiceService, withUnimplemented(JobServiceService, "job execution"));
+  server.addService(NetworkServiceService, withUnimplemented(NetworkServiceService, "networking"));
+  server.addService(VolumeServiceService, withUnimplemented(VolumeServiceService, "volumes"));
+  server.addService(RuntimeServiceService, withUnimplemented(RuntimeServiceService, "runtimes"));
+  server.addService(
+    MonitoringServiceService,
+    withUnimplemented(MonitoringServiceService, "system metrics streaming", {
+      getSystemStatus: ((_call: grpc.ServerUnaryCall<EmptyRequest, SystemStatusResponse>, done: grpc.sendUnaryData<SystemStatusResponse>) =>
+        done(null, {
+          timestamp: new Date().toISOString(),
+          available: true,
+          host: hostInfo(ctx.nodeId),
+          cpu: cpuMetrics(),
+          memory: memoryMetrics(),
+          disks: [],
+          networks: [],
+          serverVersion: serverVersion(),
+        })) as grpc.UntypedHandleCall,
+    }),
+  );
+}

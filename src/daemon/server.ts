@@ -1,0 +1,81 @@
+// The daemon: a grpc-js server with mutual TLS, the auth interceptor and every service.
+import * as grpc from "@grpc/grpc-js";
+import type { TLSSocket } from "node:tls";
+import type { ServerConfig } from "../config/load";
+import { AuditLog } from "./auth/audit";
+import { authInterceptor } from "./auth/interceptor";
+import { roleNamed } from "./auth/rbac";
+import { registerServices } from "./grpc/services";
+import { MutualTlsCredentials } from "./grpc/tls";
+import type { Logger } from "./logging/logger";
+
+export class JobletServer {
+  private constructor(
+    private readonly grpcServer: grpc.Server,
+    readonly port: number,
+    private readonly audit: AuditLog,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: ServerConfig, log: Logger): Promise<JobletServer> {
+    const sec = config.security;
+    if (!sec.serverCert || !sec.serverKey || !sec.caCert) throw new Error("security.serverCert, serverKey and caCert are required");
+    const audit = new AuditLog(sec.audit);
+    const defaultRole = sec.default_role === "none" ? "none" : (roleNamed(sec.default_role) ?? "none");
+    if (!sec.enable_rbac) log.warn("security.enable_rbac is false: every client with a valid certificate may call every RPC");
+
+    const server = new grpc.Server({
+      interceptors: [authInterceptor({ rbac: sec.enable_rbac, defaultRole, audit, log: log.child("auth") })],
+      "grpc.max_receive_message_length": config.server.max_message_size,
+      "grpc.max_send_message_length": config.server.max_message_size,
+      "grpc.keepalive_time_ms": config.server.keepalive.time,
+      "grpc.keepalive_timeout_ms": config.server.keepalive.timeout,
+    });
+    registerServices(server, { nodeId: config.server.nodeId });
+
+    const credentials = new MutualTlsCredentials({ ca: sec.caCert, cert: sec.serverCert, key: sec.serverKey }, config.server.tls.min_version);
+    const address = `${config.server.address.includes(":") ? `[${config.server.address}]` : config.server.address}:${config.server.port}`;
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p))),
+    );
+    auditHandshakeFailures(server, audit, log.child("auth"));
+    log.info("listening", { address: config.server.address, port, minTls: config.server.tls.min_version, nodeId: config.server.nodeId });
+    return new JobletServer(server, port, audit, log);
+  }
+
+  /** Finishes in-flight calls for up to `graceMs`, then cuts the rest. */
+  async stop(graceMs = 5000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.audit.close();
+    this.log.info("stopped");
+  }
+}
+
+/**
+ * TLS handshakes refused before any RPC (no client certificate, another CA, expired, old TLS)
+ * never reach the interceptor; grpc-js keeps its http2 servers private, so listen on them here.
+ */
+function auditHandshakeFailures(server: grpc.Server, audit: AuditLog, log: Logger): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<import("node:events").EventEmitter, unknown> }).http2Servers;
+  if (!http2Servers) {
+    log.warn("cannot observe TLS handshake failures with this grpc-js version; they will not be audited");
+    return;
+  }
+  for (const http2Server of http2Servers.keys()) {
+    http2Server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
+      if (err.code === "ECONNRESET") return; // the client went away; nothing was refused
+      const peer = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
+      audit.record({ event: "tls", result: "denied", peer, reason: `${err.code ?? "TLS"}: ${err.message}` });
+      log.info("TLS handshake refused", { peer, reason: err.code ?? err.message });
+    });
+  }
+}
