@@ -31,7 +31,7 @@ function bash(program: string, t: Map<string, string[]>): string {
 ${fn}() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" key="" words="" i
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case "\${COMP_WORDS[i]}" in -*) continue ;; esac
+    case "\${COMP_WORDS[i]}" in --config|--node) ((i++)); continue ;; -*) continue ;; esac
     if [[ -z "$key" ]]; then key="\${COMP_WORDS[i]}"; elif [[ "$key" != *" "* ]]; then key="$key \${COMP_WORDS[i]}"; fi
   done
   case "$key" in
@@ -54,7 +54,10 @@ function zsh(program: string, t: Map<string, string[]>): string {
 _${program}() {
   local key="" w
   local -a choices
+  local skip=0
   for w in \${words[2,CURRENT-1]}; do
+    if (( skip )); then skip=0; continue; fi
+    [[ "$w" == --config || "$w" == --node ]] && { skip=1; continue; }
     [[ "$w" == -* ]] && continue
     if [[ -z "$key" ]]; then key="$w"; elif [[ "$key" != *" "* ]]; then key="$key $w"; fi
   done

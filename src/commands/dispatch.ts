@@ -1,6 +1,6 @@
 // Routes argv to a command group or a top-level command and turns errors into exit statuses:
 // 0 ok, 1 error, 2 usage.
-import { ConfigError } from "../config/load";
+import { ConfigError } from "../config/errors";
 import { VERSION } from "../version";
 import { CommandError, runGroup, UsageError, type GroupSpec } from "./cli";
 import { CLIENT_GROUPS, rootCommands, SERVER_GROUPS, SERVER_ROOT } from "./tree";

@@ -1,7 +1,7 @@
 // joblet serve: load and check the configuration, then run the daemon until SIGTERM/SIGINT.
 import { writeFileSync, rmSync } from "node:fs";
 import { ConfigError, loadServerConfig } from "../config/load";
-import { checkLibrary } from "../ffi/libjoblet";
+import { abiVersion, checkLibrary } from "../ffi/libjoblet";
 import { JobletServer } from "../daemon/server";
 import { Logger } from "../daemon/logging/logger";
 import { VERSION } from "../version";
@@ -24,7 +24,7 @@ export async function serve(_args: string[], o: Options & { config?: string }): 
   checkLibrary();
 
   const log = Logger.create(config.logging);
-  log.info("starting joblet", { version: VERSION, config: loaded.path, pid: process.pid });
+  log.info("starting joblet", { version: VERSION, libjobletAbi: abiVersion(), config: loaded.path, pid: process.pid });
   for (const w of loaded.warnings) log.warn(w);
   for (const p of loaded.pending) log.warn(`${p.key} is not implemented yet (${p.feature}); it has no effect`);
 

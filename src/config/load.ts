@@ -4,6 +4,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
 import { checkDocument } from "./check";
+import { ConfigError } from "./errors";
+
+export { ConfigError };
 import { jobletConfigSchema, LOG_LEVELS, type JobletConfig } from "./joblet-schema";
 import { NOT_IMPLEMENTED_ENV, pendingKeysIn, type PendingKey } from "./not-implemented";
 import { runtimeConfigSchema, runtimeSection, type RuntimeConfig } from "./runtime-schema";
@@ -23,16 +26,6 @@ export interface LoadedConfig {
   runtimePath?: string;
   warnings: string[];
   pending: PendingKey[];
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly problems: string[],
-    readonly warnings: string[] = [],
-  ) {
-    super(problems.join("\n"));
-    this.name = "ConfigError";
-  }
 }
 
 type Env = Record<string, string | undefined>;

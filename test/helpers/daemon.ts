@@ -1,0 +1,94 @@
+// Starts the compiled daemon on a free loopback port with a throwaway configuration, and stops it
+// (by its pid) when the test is done.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { JOBLET, requireBinary } from "./paths";
+import { makePki, writeClientConfigs, type ClientName, type TestPki } from "./pki";
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True once something accepts TCP connections on 127.0.0.1:port. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+export interface TestDaemon {
+  dir: string;
+  port: number;
+  address: string;
+  pki: TestPki;
+  configPath: string;
+  auditPath: string;
+  /** rnx-config.yml per client */
+  clients: Record<ClientName, string>;
+  output(): string;
+  stop(): Promise<number>;
+}
+
+/** `overrides` are merged over the generated configuration's top-level sections. */
+export async function startDaemon(overrides: Record<string, Record<string, unknown>> = {}, pki = makePki()): Promise<TestDaemon> {
+  requireBinary();
+  const dir = mkdtempSync(join(tmpdir(), "joblet-test-"));
+  const port = await freePort();
+  const auditPath = join(dir, "log", "audit.log");
+  const config = {
+    version: "3.0",
+    ...overrides,
+    server: { address: "127.0.0.1", port, nodeId: "11111111-2222-3333-4444-555555555555", ...overrides.server },
+    security: { serverCert: pki.server.cert, serverKey: pki.server.key, caCert: pki.ca.cert, audit: { log_file: auditPath }, ...overrides.security },
+    logging: { level: "debug", outputs: [{ type: "stdout" }], ...overrides.logging },
+  };
+  const configPath = join(dir, "joblet-config.yml");
+  writeFileSync(configPath, stringify(config), { mode: 0o600 });
+  const proc = Bun.spawn([JOBLET, "serve", `--config=${configPath}`], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", TMPDIR: tmpdir() } });
+  let out = "";
+  const collect = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) out += Buffer.from(chunk).toString();
+  };
+  void collect(proc.stdout);
+  void collect(proc.stderr);
+  const deadline = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      throw new Error(`daemon did not start (exit ${proc.exitCode}):\n${out}`);
+    }
+    await Bun.sleep(20);
+  }
+  const address = `127.0.0.1:${port}`;
+  return {
+    dir,
+    port,
+    address,
+    pki,
+    configPath,
+    auditPath,
+    clients: writeClientConfigs(join(dir, "clients"), pki, address),
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      const code = await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
