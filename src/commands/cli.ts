@@ -9,6 +9,8 @@ export interface OptionSpec {
   default?: string | number | boolean;
   /** values offered by shell completion */
   choices?: readonly string[];
+  /** the command cannot run without it */
+  required?: boolean;
 }
 
 export type Options = Record<string, unknown>;
@@ -111,6 +113,11 @@ export async function runGroup(program: string, group: GroupSpec, argv: string[]
     cli.matchedCommand?.checkOptionValue();
   } catch (e) {
     throw new UsageError(`${(e as Error).message} (run "${title} ${chosen.name} --help")`);
+  }
+  for (const o of chosen.options ?? []) {
+    const long = optionNames(o).find((n) => n.startsWith("--"))!;
+    const key = long.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (o.required && parsed.options[key] === undefined) throw new UsageError(`${title} ${chosen.name}: ${long} is required (${o.description})`);
   }
   const required = (chosen.args?.match(/<[^>]+>/g) ?? []).length;
   const variadic = chosen.args?.includes("...") ?? false;

@@ -1,6 +1,6 @@
 // The whole command tree of rnx (and of joblet, which adds the server commands). Command modules
 // load only when their command runs, so `--help` and `--version` never load grpc-js.
-import { CommandError, UsageError, type CommandSpec, type GroupSpec, type OptionSpec, type Options } from "./cli";
+import { CommandError, type CommandSpec, type GroupSpec, type OptionSpec, type Options } from "./cli";
 import type { GlobalOptions } from "./connection";
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -101,13 +101,10 @@ export const CLIENT_GROUPS: GroupSpec[] = [
         args: "<name>",
         description: "create a volume",
         options: [
-          { flags: "--size <size>", description: 'size such as "1GB" (required)' },
+          { flags: "--size <size>", description: 'size such as "1GB"', required: true },
           { flags: "--type <type>", description: "filesystem or memory", default: "filesystem", choices: ["filesystem", "memory"] },
         ],
-        run: async (args, o) => {
-          if (o.size === undefined) throw new UsageError('volume create: --size is required, e.g. --size=1GB');
-          return lazy(volume, "create")(args, o);
-        },
+        run: lazy(volume, "create"),
       },
       { name: "list", description: "list volumes", run: lazy(volume, "list") },
       { name: "remove", args: "<name>", description: "remove a volume no job uses", run: lazy(volume, "remove") },
@@ -122,11 +119,8 @@ export const CLIENT_GROUPS: GroupSpec[] = [
         name: "create",
         args: "<name>",
         description: "create a network",
-        options: [{ flags: "--cidr <cidr>", description: 'address range such as "10.10.0.0/24" (required)' }],
-        run: async (args, o) => {
-          if (o.cidr === undefined) throw new UsageError("network create: --cidr is required, e.g. --cidr=10.10.0.0/24");
-          return lazy(network, "create")(args, o);
-        },
+        options: [{ flags: "--cidr <cidr>", description: 'address range such as "10.10.0.0/24"', required: true }],
+        run: lazy(network, "create"),
       },
       { name: "list", description: "list networks", run: lazy(network, "list") },
       { name: "remove", args: "<name>", description: "remove a network no job uses", run: lazy(network, "remove") },
@@ -218,18 +212,15 @@ export const SERVER_GROUPS: GroupSpec[] = [
         name: "issue",
         description: "write an rnx-config.yml with a new client certificate for a role",
         options: [
-          { flags: "--role <role>", description: "admin, maintainer, developer or viewer", choices: ["admin", "maintainer", "developer", "viewer"] },
-          { flags: "--name <name>", description: "client name (certificate CN)" },
+          { flags: "--role <role>", description: "admin, maintainer, developer or viewer", choices: ["admin", "maintainer", "developer", "viewer"], required: true },
+          { flags: "--name <name>", description: "client name (certificate CN)", required: true },
           { flags: "--days <n>", description: "validity in days", default: 365 },
           { flags: "--dir <dir>", description: "configuration directory holding the CA", default: "/opt/joblet/config" },
           { flags: "--output <file>", description: "where to write (default <dir>/rnx-config-<name>.yml)" },
           { flags: "--address <host:port>", description: "server address for the client (default: the admin configuration's)" },
           { flags: "--force", description: "overwrite an existing file" },
         ],
-        run: async (args, o) => {
-          if (o.role === undefined || o.name === undefined) throw new UsageError("certs issue: --role and --name are required");
-          return lazy(() => import("./certs"), "issue")(args, o);
-        },
+        run: lazy(() => import("./certs"), "issue"),
       },
     ],
   },

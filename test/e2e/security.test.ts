@@ -139,6 +139,12 @@ describe("role-based access", () => {
     expect(run.stderr).toBe("error: job execution is not implemented yet on this server\n");
   });
 
+  test("rnx version prints the client's and the server's versions", () => {
+    const r = as("viewer", "version");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^rnx \d+\.\d+\.\d+ \(Joblet API v2\.5\.8\)\nserver: joblet \d+\.\d+\.\d+ \(bun [\d.]+, linux\/\w+, API v2\.5\.8\)\n$/);
+  });
+
   test("viewer: reads pass, a mutating RPC is PERMISSION_DENIED naming role and permission", () => {
     const run = as("viewer", "job", "run", "echo", "hi");
     expect(run.code).toBe(1);
