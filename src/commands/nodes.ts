@@ -17,6 +17,9 @@ export async function nodes(_args: string[], o: GlobalOptions): Promise<void> {
   }
   const { config, path } = loaded;
   const chosen = o.node ?? config.default_node;
+  if (o.node !== undefined && !config.nodes[o.node]) {
+    throw new CommandError(`node "${o.node}" is not in ${path} (known: ${Object.keys(config.nodes).join(", ") || "none"})`);
+  }
   const list = Object.entries(config.nodes).map(([name, n]) => ({
     name,
     address: n.address,

@@ -8,6 +8,7 @@ import {
   bool,
   cidr,
   duration,
+  fileVersion,
   host,
   hostPort,
   int,
@@ -35,10 +36,6 @@ export const EVENT_TYPES = ["exec", "connect", "accept", "mmap", "mprotect", "fi
 /** Settings that may only be on: the runtime never serves without verified mutual TLS. */
 const alwaysOn = (what: string) =>
   leaf(`true (${what} cannot be turned off)`, (v) => (v === true ? true : undefined));
-
-const version = leaf('a version string such as "3.0"', (v) =>
-  typeof v === "string" && v.trim() ? v : typeof v === "number" ? v.toFixed(1) : undefined,
-);
 
 const server = section({
   mode: oneOf(["server"] as const).default("server"),
@@ -318,7 +315,7 @@ const monitoring = section({
 }).prefault({});
 
 export const jobletConfigSchema = section({
-  version: version.default("3.0"),
+  version: fileVersion().default("3.0"),
   server,
   joblet,
   network,

@@ -136,9 +136,10 @@ export function loadServerConfig(opts: { path?: string; env?: Env } = {}): Loade
 
   for (const p of NOT_IMPLEMENTED_ENV) if (env[p.key]) pending.push(p);
 
-  if (problems.length || !checked?.value) throw new ConfigError(problems, warnings);
-  const config: ServerConfig = { ...checked.value, runtime: runtime ?? runtimeSection.parse(undefined), ciMode: false };
+  // Environment overrides are checked even when the files have errors, so every problem shows at once.
+  const base = checked?.value ?? jobletConfigSchema.parse({});
+  const config: ServerConfig = { ...base, runtime: runtime ?? runtimeSection.parse(undefined), ciMode: false };
   applyEnv(config, env, problems);
-  if (problems.length) throw new ConfigError(problems, warnings);
+  if (problems.length || !checked?.value) throw new ConfigError(problems, warnings);
   return { config, path, runtimePath, warnings, pending };
 }

@@ -1,6 +1,6 @@
 // rnx-config.yml: the client's nodes (address + embedded mTLS credentials) and preferences.
 import { z } from "zod";
-import { bool, duration, leaf, mapOf, oneOf, parseHostPort, pem, positiveInt, section, str } from "./values";
+import { bool, duration, fileVersion, leaf, mapOf, oneOf, parseHostPort, pem, positiveInt, section, str } from "./values";
 
 /** The name rnx expects in the server certificate, as Joblet's Go client does (ServerName "joblet"). */
 export const DEFAULT_SERVER_NAME = "joblet";
@@ -26,9 +26,7 @@ const node = section({
 });
 
 export const rnxConfigSchema = section({
-  version: leaf('a version string such as "3.0"', (v) =>
-    typeof v === "string" ? v : typeof v === "number" ? v.toFixed(1) : undefined,
-  ).default("3.0"),
+  version: fileVersion().default("3.0"),
   default_node: str("a node name").default("default"),
   global: section({
     timeout: duration().default(30_000),

@@ -1,5 +1,6 @@
 // Leaf value types of the configuration files. Each names the form it accepts, so a problem
 // reads `joblet.maxConcurrentJobs: expected a positive integer, got "abc"`.
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** How a bad value is shown in an error message. */
@@ -23,6 +24,12 @@ export function leaf<T>(form: string, parse: (v: unknown) => T | undefined) {
     return out;
   });
 }
+
+/** A file's `version:` ("3.0"; a YAML number such as 3 is read as "3.0"). */
+export const fileVersion = () =>
+  leaf('a version string such as "3.0"', (v) =>
+    typeof v === "string" && v.trim() ? v : typeof v === "number" ? (Number.isInteger(v) ? v.toFixed(1) : String(v)) : undefined,
+  );
 
 export const bool = () => leaf("true or false", (v) => (typeof v === "boolean" ? v : undefined));
 
@@ -90,10 +97,10 @@ export const size = () => leaf('a size such as "512MB", "1GB" or a byte count', 
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-export const isIPv4 = (s: string) => IPV4.test(s);
+export const isIPv4 = (s: string) => isIP(s) === 4;
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-export const isHost = (s: string) => isIPv4(s) || HOSTNAME.test(s) || (s.includes(":") && /^[0-9a-f:.]+$/i.test(s));
+/** An IP address, or a host name that cannot be mistaken for a malformed IPv4 address (RFC 1123 2.1). */
+export const isHost = (s: string) => isIP(s) !== 0 || (!/^[\d.]+$/.test(s) && HOSTNAME.test(s));
 
 export const host = () => leaf("an IP address or host name", (v) => (typeof v === "string" && isHost(v) ? v : undefined));
 
