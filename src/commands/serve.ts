@@ -1,5 +1,5 @@
 // joblet serve: load and check the configuration, then run the daemon until SIGTERM/SIGINT.
-import { writeFileSync, rmSync } from "node:fs";
+import { readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { ConfigError, loadServerConfig } from "../config/load";
 import { abiVersion, checkLibrary } from "../ffi/libjoblet";
 import { JobletServer } from "../daemon/server";
@@ -28,16 +28,17 @@ export async function serve(_args: string[], o: Options & { config?: string }): 
   for (const w of loaded.warnings) log.warn(w);
   for (const p of loaded.pending) log.warn(`${p.key} is not implemented yet (${p.feature}); it has no effect`);
 
+  const pidFile = o.pidFile === undefined ? undefined : String(o.pidFile);
+  if (pidFile) claimPidFile(pidFile);
   let server: JobletServer;
   try {
     server = await JobletServer.start(config, log);
   } catch (e) {
     log.error((e as Error).message);
     log.close();
+    if (pidFile) releasePidFile(pidFile);
     throw new CommandError((e as Error).message);
   }
-  const pidFile = o.pidFile === undefined ? undefined : String(o.pidFile);
-  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -47,7 +48,38 @@ export async function serve(_args: string[], o: Options & { config?: string }): 
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
-  if (pidFile) rmSync(pidFile, { force: true });
+  if (pidFile) releasePidFile(pidFile);
   log.close();
   return 0;
+}
+
+function pidIn(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Refuses to start when the pid file names a live joblet; otherwise writes ours atomically. */
+function claimPidFile(file: string): void {
+  const other = pidIn(file);
+  if (other !== undefined && other !== process.pid) {
+    let exe = "";
+    try {
+      exe = readlinkSync(`/proc/${other}/exe`).replace(/ \(deleted\)$/, "");
+    } catch {
+      // not running: a stale file
+    }
+    if (exe && exe === process.execPath) throw new CommandError(`joblet is already running as pid ${other} (${file})`);
+  }
+  const tmp = `${file}.${process.pid}`;
+  writeFileSync(tmp, `${process.pid}\n`, { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+/** Removes the pid file only if it is still ours. */
+function releasePidFile(file: string): void {
+  if (pidIn(file) === process.pid) rmSync(file, { force: true });
 }

@@ -2,13 +2,14 @@
 // loopback with freshly generated certificates: mTLS, TLS version, RBAC per role, audit.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as grpc from "@grpc/grpc-js";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { join } from "node:path";
 import { rnxConfigText } from "../../src/commands/certs";
 import * as gen from "../../src/gen/joblet";
 import { startDaemon, freePort, type TestDaemon } from "../helpers/daemon";
-import { rnx } from "../helpers/run";
+import { joblet, rnx } from "../helpers/run";
 
 let d: TestDaemon;
 beforeAll(async () => {
@@ -234,8 +235,24 @@ describe("daemon settings", () => {
     }
   });
 
+  test("--pid-file: written at start, a second daemon on the same file refuses, removed at exit", async () => {
+    const pidDir = mkdtempSync(join(tmpdir(), "pid-"));
+    const pidFile = join(pidDir, "joblet.pid");
+    const p = await startDaemon({}, undefined, [`--pid-file=${pidFile}`]);
+    try {
+      expect(readFileSync(pidFile, "utf8")).toBe(`${p.pid}\n`);
+      const second = joblet(["serve", `--config=${p.configPath}`, `--pid-file=${pidFile}`]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`joblet is already running as pid ${p.pid}`);
+      expect(readFileSync(pidFile, "utf8")).toBe(`${p.pid}\n`);
+    } finally {
+      await p.stop();
+    }
+    expect(existsSync(pidFile)).toBe(false);
+    rmSync(pidDir, { recursive: true, force: true });
+  });
+
   test("a daemon without certificates refuses to start and says how to fix it", async () => {
-    const { joblet } = await import("../helpers/run");
     const path = join(d.dir, "nocerts.yml");
     writeFileSync(path, 'version: "3.0"\nserver:\n  address: 127.0.0.1\n  port: 1\n');
     const r = joblet(["serve", `--config=${path}`]);

@@ -33,6 +33,7 @@ export function accepts(port: number): Promise<boolean> {
 
 export interface TestDaemon {
   dir: string;
+  pid: number;
   port: number;
   address: string;
   pki: TestPki;
@@ -45,7 +46,7 @@ export interface TestDaemon {
 }
 
 /** `overrides` are merged over the generated configuration's top-level sections. */
-export async function startDaemon(overrides: Record<string, Record<string, unknown>> = {}, pki = makePki()): Promise<TestDaemon> {
+export async function startDaemon(overrides: Record<string, Record<string, unknown>> = {}, pki = makePki(), serveArgs: string[] = []): Promise<TestDaemon> {
   requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "joblet-test-"));
   const port = await freePort();
@@ -59,7 +60,7 @@ export async function startDaemon(overrides: Record<string, Record<string, unkno
   };
   const configPath = join(dir, "joblet-config.yml");
   writeFileSync(configPath, stringify(config), { mode: 0o600 });
-  const proc = Bun.spawn([JOBLET, "serve", `--config=${configPath}`], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", TMPDIR: tmpdir() } });
+  const proc = Bun.spawn([JOBLET, "serve", `--config=${configPath}`, ...serveArgs], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", TMPDIR: tmpdir() } });
   let out = "";
   const collect = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s) out += Buffer.from(chunk).toString();
@@ -77,6 +78,7 @@ export async function startDaemon(overrides: Record<string, Record<string, unkno
   const address = `127.0.0.1:${port}`;
   return {
     dir,
+    pid: proc.pid,
     port,
     address,
     pki,
