@@ -235,6 +235,23 @@ describe("daemon settings", () => {
     }
   });
 
+  test("server.max_message_size is enforced; SIGINT also stops the daemon cleanly", async () => {
+    const small = await startDaemon({ server: { max_message_size: 4096 } });
+    try {
+      const big = join(small.dir, "big.bin");
+      writeFileSync(big, Buffer.alloc(64 * 1024, 1));
+      const r = rnx(["--config", small.clients.admin, "job", "run", `--upload=${big}`, "true"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("RESOURCE_EXHAUSTED");
+      expect(rnx(["--config", small.clients.admin, "job", "run", "true"]).stderr).toContain("not implemented yet"); // small requests still pass
+    } finally {
+      process.kill(small.pid, "SIGINT");
+      const out = small.output;
+      expect(await small.stop()).toBe(0);
+      expect(out()).toContain("shutting down signal=SIGINT");
+    }
+  });
+
   test("--pid-file: written at start, a second daemon on the same file refuses, removed at exit", async () => {
     const pidDir = mkdtempSync(join(tmpdir(), "pid-"));
     const pidFile = join(pidDir, "joblet.pid");
