@@ -29,6 +29,10 @@ type StreamMethod<Q, R> = (request: Q, metadata?: grpc.Metadata, options?: Parti
 type SReq<F> = F extends StreamMethod<infer Q, unknown> ? Q : never;
 type SRes<F> = F extends StreamMethod<never, infer R> ? R : never;
 
+// grpc-js would print its own errors to stderr; rnx explains failures itself (see explain()).
+grpc.setLogger({ error: (...args: unknown[]) => process.env.JOBLET_DEBUG && process.stderr.write(`grpc: ${args.map(String).join(" ")}\n`) });
+grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
+
 export class Connection {
   readonly jobs: JobServiceClient;
   readonly networks: NetworkServiceClient;

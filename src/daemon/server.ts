@@ -24,6 +24,11 @@ export class JobletServer {
     const defaultRole = sec.default_role === "none" ? "none" : (roleNamed(sec.default_role) ?? "none");
     if (!sec.enable_rbac) log.warn("security.enable_rbac is false: every client with a valid certificate may call every RPC");
 
+    // grpc-js's own messages go to the "grpc" component, not straight to stderr.
+    const grpcLog = log.child("grpc");
+    grpc.setLogger({ error: (...args: unknown[]) => grpcLog.debug(args.map(String).join(" ")) });
+    grpc.setLogVerbosity(grpc.logVerbosity.ERROR);
+
     const server = new grpc.Server({
       interceptors: [authInterceptor({ rbac: sec.enable_rbac, defaultRole, audit, log: log.child("auth") })],
       "grpc.max_receive_message_length": config.server.max_message_size,
@@ -36,7 +41,7 @@ export class JobletServer {
     const credentials = new MutualTlsCredentials({ ca: sec.caCert, cert: sec.serverCert, key: sec.serverKey }, config.server.tls.min_version);
     const address = `${config.server.address.includes(":") ? `[${config.server.address}]` : config.server.address}:${config.server.port}`;
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p))),
+      server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${bindError(err)}`)) : resolve(p))),
     );
     auditHandshakeFailures(server, audit, log.child("auth"));
     log.info("listening", { address: config.server.address, port, minTls: config.server.tls.min_version, nodeId: config.server.nodeId });
@@ -78,4 +83,12 @@ function auditHandshakeFailures(server: grpc.Server, audit: AuditLog, log: Logge
       log.info("TLS handshake refused", { peer, reason: err.code ?? err.message });
     });
   }
+}
+
+/** grpc-js reports a failed bind as "No address added out of total 1 resolved errors: [listen EADDRINUSE …]". */
+function bindError(err: Error): string {
+  if (/EADDRINUSE/.test(err.message)) return "address already in use";
+  if (/EACCES/.test(err.message)) return "permission denied (ports below 1024 need root)";
+  if (/EADDRNOTAVAIL/.test(err.message)) return "no such address on this host";
+  return err.message;
 }

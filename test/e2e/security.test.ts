@@ -261,6 +261,9 @@ describe("daemon settings", () => {
       const second = joblet(["serve", `--config=${p.configPath}`, `--pid-file=${pidFile}`]);
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`joblet is already running as pid ${p.pid}`);
+      const samePort = joblet(["serve", `--config=${p.configPath}`]);
+      expect(samePort.code).toBe(1);
+      expect(samePort.stderr).toBe(`error: cannot listen on 127.0.0.1:${p.port}: address already in use\n`);
       expect(readFileSync(pidFile, "utf8")).toBe(`${p.pid}\n`);
     } finally {
       await p.stop();
