@@ -1,14 +1,102 @@
 /* libjoblet: the kernel-facing half of joblet, called from the daemon through bun:ffi.
  * One .c file per isolation concern; this header is the whole ABI. Bump JOBLET_ABI_VERSION on
- * every change to a signature or struct layout here: the daemon refuses to start on a mismatch. */
+ * every change to a signature, a struct layout or a spec tag here: the daemon refuses to start on
+ * a mismatch (src/ffi/libjoblet.ts holds the same numbers). */
 #ifndef JOBLET_H
 #define JOBLET_H
 
-#define JOBLET_ABI_VERSION 1
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOBLET_ABI_VERSION 2
 
 #define JOBLET_API __attribute__((visibility("default")))
 
+/* ---- the spawn spec -------------------------------------------------------------------------
+ * A job is described by one flat buffer of records: u16 tag, u32 length, then `length` bytes
+ * (strings are NUL-terminated inside their record; integers are little-endian). The parent side
+ * parses it before clone, so the child touches no allocator. Records may repeat where noted. */
+enum joblet_tag {
+    JOBLET_ARG = 1,          /* string, repeated: argv of the job's command (argv[0] is the command) */
+    JOBLET_ENV = 2,          /* string "NAME=value", repeated: the whole environment */
+    JOBLET_ROOT = 3,         /* string: an empty host directory; the job's tmpfs root is mounted on it */
+    JOBLET_BIND_RO = 4,      /* string pair "src\0dst": read-only recursive bind (dst inside the job) */
+    JOBLET_BIND_RW = 5,      /* string pair "src\0dst": writable bind (the workspace) */
+    JOBLET_SYMLINK = 6,      /* string pair "target\0linkpath" */
+    JOBLET_FILE = 7,         /* "path\0content": a small read-only file created in the root (/etc/passwd) */
+    JOBLET_CWD = 8,          /* string: working directory inside the job */
+    JOBLET_HOSTNAME = 9,     /* string */
+    JOBLET_UID = 10,         /* u32 */
+    JOBLET_GID = 11,         /* u32 */
+    JOBLET_TMP_OPTIONS = 12, /* string: mount options of the /tmp tmpfs ("size=64m,mode=1777") */
+    JOBLET_CGROUP_PROCS = 13,/* string, repeated: cgroup.procs files the child joins before anything else */
+    JOBLET_NETNS_FD = 14,    /* i32: join this network namespace instead of creating an empty one */
+    JOBLET_NAMESPACES = 15,  /* u32: JOBLET_NS_* flags */
+    JOBLET_RLIMIT = 16,      /* u32 resource, u64 soft, u64 hard */
+    JOBLET_INIT_FD = 17,     /* i32: sealed memfd of joblet-init, exec'd as the job's PID 1 */
+    JOBLET_MASK = 18,        /* string, repeated: path inside the job hidden (empty, read-only) */
+    JOBLET_READONLY = 19,    /* string, repeated: path inside the job made read-only (e.g. /proc/sys) */
+    JOBLET_ROOT_WRITABLE = 20, /* no payload: leave the tmpfs root writable (filesystem.readonly_rootfs: false) */
+};
+
+enum joblet_ns {
+    JOBLET_NS_NET = 1 << 0,
+    JOBLET_NS_IPC = 1 << 1,
+    JOBLET_NS_UTS = 1 << 2,
+    JOBLET_NS_CGROUP = 1 << 3,
+    /* pid and mount namespaces are not optional */
+};
+
+/* What went wrong before the job's command ran, as reported on the report pipe (one record). */
+enum joblet_stage {
+    JOBLET_STAGE_CGROUP = 1, JOBLET_STAGE_SETNS, JOBLET_STAGE_CGROUPNS, JOBLET_STAGE_MOUNT_PRIVATE,
+    JOBLET_STAGE_ROOT, JOBLET_STAGE_MKDIR, JOBLET_STAGE_BIND, JOBLET_STAGE_READONLY, JOBLET_STAGE_SYMLINK,
+    JOBLET_STAGE_FILE, JOBLET_STAGE_PROC, JOBLET_STAGE_MASK, JOBLET_STAGE_TMP, JOBLET_STAGE_DEV,
+    JOBLET_STAGE_PIVOT, JOBLET_STAGE_ROOT_READONLY, JOBLET_STAGE_HOSTNAME, JOBLET_STAGE_LOOPBACK,
+    JOBLET_STAGE_FDS, JOBLET_STAGE_RLIMIT, JOBLET_STAGE_CAPS, JOBLET_STAGE_SETGROUPS, JOBLET_STAGE_SETGID,
+    JOBLET_STAGE_SETUID, JOBLET_STAGE_PDEATHSIG, JOBLET_STAGE_CHDIR, JOBLET_STAGE_NO_NEW_PRIVS,
+    JOBLET_STAGE_SECCOMP, JOBLET_STAGE_EXEC_INIT,
+    /* written by joblet-init */
+    JOBLET_STAGE_FORK = 40, JOBLET_STAGE_EXEC = 41, JOBLET_STAGE_NOT_FOUND = 42,
+};
+
+struct joblet_report {
+    uint32_t magic;  /* JOBLET_REPORT_MAGIC */
+    int32_t stage;   /* enum joblet_stage */
+    int32_t err;     /* errno */
+    int32_t index;   /* which record of its kind failed (e.g. the 3rd bind, RO and RW counted together), or -1 */
+};
+#define JOBLET_REPORT_MAGIC 0x4a424c54u /* "JBLT" */
+
+/* A running job as the daemon sees it. All fds are O_CLOEXEC in the daemon. */
+struct joblet_proc {
+    int32_t pid;       /* in the daemon's pid namespace */
+    int32_t pidfd;     /* for signals and waiting, immune to pid reuse */
+    int32_t stdout_fd; /* read end of the job's stdout */
+    int32_t stderr_fd; /* read end of the job's stderr */
+    int32_t report_fd; /* EOF once the command is exec'd; a struct joblet_report if setup failed */
+};
+
 /* The ABI version this library was built with (JOBLET_ABI_VERSION). */
 JOBLET_API int joblet_abi_version(void);
+
+/* Starts a job. Returns 0, or -errno with `err` describing a failure before clone. Setup failures
+ * inside the job arrive on proc->report_fd. Call only from one thread at a time (the JS thread). */
+JOBLET_API int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc, char *err, size_t errlen);
+
+/* A sealed memfd (MFD_CLOEXEC) holding `len` bytes of an executable, or -errno. */
+JOBLET_API int joblet_sealed_memfd(const char *name, const uint8_t *bytes, size_t len);
+
+/* Sends `sig` through the pidfd (never hits a recycled pid). 0 or -errno. */
+JOBLET_API int joblet_signal(int pidfd, int sig);
+
+/* Collects the exit of the process behind `pidfd` without blocking: 1 and *status set (exit code,
+ * or 128 + signal), 0 if it is still running, -errno on error. */
+JOBLET_API int joblet_reap(int pidfd, int32_t *status);
+
+/* Exit notification: one background thread waits on every watched pidfd with epoll and writes the
+ * pidfd number (int32) to the returned pipe when that process exits. Returns the read end or -errno. */
+JOBLET_API int joblet_watch_start(void);
+JOBLET_API int joblet_watch_add(int pidfd);
 
 #endif

@@ -27,7 +27,8 @@ BUN=./node_modules/.bin/bun
 LOG=$(mktemp)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(test/unit test/e2e)
-"$BUN" test "${TARGETS[@]}" 2>&1 | tee "$LOG"
+# e2e tests start daemons and real sandboxes: a generous per-test limit
+"$BUN" test --timeout 120000 "${TARGETS[@]}" 2>&1 | tee "$LOG"
 RC=${PIPESTATUS[0]}
 PASS=$(grep -E '^ *[0-9]+ pass$' "$LOG" | tail -1 | awk '{print $1}')
 FAILED=$(grep -E '^ *[0-9]+ fail$' "$LOG" | tail -1 | awk '{print $1}')

@@ -9,3 +9,9 @@ declare module "*.yml" {
   const text: string;
   export default text;
 }
+
+// The jobs' PID 1, a static executable embedded like the library.
+declare module "*/joblet-init" {
+  const path: string;
+  export default path;
+}

@@ -3,7 +3,7 @@ import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import type { FileUpload, RunJobRequest } from "../gen/joblet";
 import { listOption, UsageError, type Options } from "./cli";
-import { withConnection, type GlobalOptions } from "./connection";
+import { withConnection, type Connection, type GlobalOptions } from "./connection";
 import { printFields, printJson, printTable } from "./output";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -58,43 +58,124 @@ function uploadDir(root: string): FileUpload[] {
 export function buildRunRequest(args: string[], o: Options): RunJobRequest {
   const [command, ...rest] = args;
   if (!command) throw new UsageError("job run: a command is required");
-  if (o.schedule !== undefined) throw new UsageError("--schedule: scheduled jobs are not implemented yet");
+  const text = (v: unknown) => (v === undefined ? "" : String(v));
   return {
     command,
     args: rest,
     maxCpu: intFlag("--max-cpu", o.maxCpu, "a CPU percentage (100 = one core)"),
-    cpuCores: o.cpuCores === undefined ? "" : String(o.cpuCores),
+    cpuCores: text(o.cpuCores),
     maxMemory: intFlag("--max-memory", o.maxMemory, "a memory limit in MB"),
     maxIoBps: intFlag("--max-iobps", o.maxIobps, "an IO limit in bytes per second"),
     uploads: [...listOption(o.upload).map((f) => uploadFile(f, basename(f))), ...listOption(o.uploadDir).flatMap(uploadDir)],
-    schedule: "",
-    network: o.network === undefined ? "" : String(o.network),
+    schedule: text(o.schedule),
+    network: text(o.network),
     volumes: listOption(o.volume),
-    runtime: o.runtime === undefined ? "" : String(o.runtime),
-    workDir: o.workdir === undefined ? "" : String(o.workdir),
+    runtime: text(o.runtime),
+    workDir: text(o.workdir),
     environment: parseEnv("--env", listOption(o.env)),
     secretEnvironment: parseEnv("--secret-env", listOption(o.secretEnv)),
     gpuCount: intFlag("--gpu", o.gpu, "a number of GPUs"),
     gpuMemoryMb: intFlag("--gpu-memory", o.gpuMemory, "GPU memory in MB"),
+    name: text(o.name),
+    timeout: text(o.timeout),
   };
 }
 
-export async function run(args: string[], o: Options & GlobalOptions): Promise<void> {
+/** camelCase keys to snake_case, as Joblet's --json output has them. */
+function snake(v: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), x]));
+}
+
+function elapsed(start: string, end: string): string {
+  const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
+  if (!Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 1000) return `${ms}ms`;
+  const s = ms / 1000;
+  return s < 60 ? `${s.toFixed(1)}s` : s < 3600 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+/** Streams the job's output to stdout until it ends. */
+async function follow(c: Connection, uuid: string, json: boolean | undefined): Promise<void> {
+  for await (const chunk of c.stream(c.jobs, "getJobLogs", { uuid })) {
+    if (json) process.stdout.write(`${JSON.stringify({ timestamp: new Date().toISOString(), data: Buffer.from(chunk.payload).toString() })}\n`);
+    else process.stdout.write(chunk.payload);
+  }
+}
+
+export async function run(args: string[], o: Options & GlobalOptions): Promise<number> {
   const request = buildRunRequest(args, o);
-  await withConnection(o, async (c) => {
+  return withConnection(o, async (c) => {
     const res = await c.call(c.jobs, "runJob", request);
-    if (o.json) printJson({ job_uuid: res.jobUuid, status: res.status, command: request.command, args: request.args });
-    else printFields([["ID", res.jobUuid], ["Command", [request.command, ...request.args].join(" ")], ["Status", res.status]]);
+    if (!o.follow) {
+      const failed = res.status === "FAILED" ? await c.call(c.jobs, "getJobStatus", { uuid: res.jobUuid }) : undefined;
+      if (o.json) {
+        printJson({
+          job_uuid: res.jobUuid,
+          status: res.status,
+          command: request.command,
+          args: request.args,
+          name: request.name,
+          files_uploaded: request.uploads.length,
+          env_vars: Object.keys(request.environment).length,
+          secret_env_vars: Object.keys(request.secretEnvironment).length,
+          failure_reason: failed?.failureReason,
+          failure_message: failed?.failureMessage,
+        });
+      } else {
+        printFields([
+          ["ID", res.jobUuid],
+          ["Name", request.name],
+          ["Command", [request.command, ...request.args].join(" ")],
+          ["Status", res.status],
+          ["Failure", failed?.failureReason ? `${failed.failureReason}: ${failed.failureMessage}` : undefined],
+        ]);
+      }
+      return failed?.failureReason ? 1 : 0;
+    }
+    await follow(c, res.jobUuid, o.json);
+    const s = await c.call(c.jobs, "getJobStatus", { uuid: res.jobUuid });
+    if (s.failureMessage) process.stderr.write(`rnx: job ${s.uuid} ${s.status}: ${s.failureMessage}\n`);
+    if (s.status === "COMPLETED") return 0;
+    return s.exitCode > 0 && s.exitCode < 256 ? s.exitCode : 1;
   });
 }
 
 export async function list(_args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const { jobs } = await c.call(c.jobs, "listJobs", {});
-    if (o.json) return printJson(jobs);
+    if (o.json) {
+      return printJson(
+        jobs.map((j) => ({
+          id: j.uuid,
+          name: j.name,
+          node_id: j.nodeId,
+          status: j.status,
+          start_time: j.startTime,
+          end_time: j.endTime,
+          command: j.command,
+          args: j.args,
+          exit_code: j.exitCode,
+          max_cpu: j.maxCpu,
+          max_memory: j.maxMemory,
+          max_iobps: j.maxIoBps,
+          cpu_cores: j.cpuCores,
+          scheduled_time: j.scheduledTime,
+          failure_reason: j.failureReason,
+        })),
+      );
+    }
+    if (jobs.length === 0) return void process.stdout.write("no jobs\n");
     printTable(
-      ["UUID", "STATUS", "START TIME", "COMMAND"],
-      jobs.map((j) => [j.uuid, j.status, j.startTime, [j.command, ...j.args].join(" ").slice(0, 80)]),
+      ["UUID", "NAME", "STATUS", "EXIT", "START TIME", "DURATION", "COMMAND"],
+      jobs.map((j) => [
+        j.uuid,
+        j.name,
+        j.status,
+        j.endTime ? String(j.exitCode) : "",
+        j.startTime.replace("T", " ").replace(/\.\d+Z$/, "Z"),
+        elapsed(j.startTime, j.endTime),
+        [j.command, ...j.args].join(" ").slice(0, 80),
+      ]),
     );
   });
 }
@@ -102,40 +183,46 @@ export async function list(_args: string[], o: GlobalOptions): Promise<void> {
 export async function status(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const s = await c.call(c.jobs, "getJobStatus", { uuid: args[0]! });
-    if (o.json) return printJson(s);
+    if (o.json) return printJson(snake(s));
+    const limits = [s.maxCpu && `cpu ${s.maxCpu}%`, s.cpuCores && `cores ${s.cpuCores}`, s.maxMemory && `memory ${s.maxMemory} MB`, s.maxIoBps && `io ${s.maxIoBps} B/s`].filter(Boolean).join(", ");
+    const env = [...Object.entries(s.environment).map(([k, v]) => `${k}=${v}`), ...Object.keys(s.secretEnvironment).map((k) => `${k}=*** (secret)`)];
     printFields([
       ["ID", s.uuid],
+      ["Name", s.name],
       ["Command", [s.command, ...s.args].join(" ")],
       ["Status", s.status],
+      ["Exit code", s.endTime ? s.exitCode : undefined],
+      ["Failure", s.failureReason ? `${s.failureReason}: ${s.failureMessage}` : undefined],
       ["Started", s.startTime],
       ["Ended", s.endTime],
-      ["Exit code", s.endTime ? s.exitCode : undefined],
+      ["Duration", elapsed(s.startTime, s.endTime)],
+      ["Timeout", s.timeout],
+      ["Work dir", s.workDir],
+      ["Uploads", s.uploads.join(", ")],
+      ["Limits", limits],
+      ["Network", s.network],
       ["Node", s.nodeId],
+      ["Environment", env.join("\n             ")],
     ]);
   });
 }
 
 export async function log(args: string[], o: GlobalOptions): Promise<void> {
-  await withConnection(o, async (c) => {
-    for await (const chunk of c.stream(c.jobs, "getJobLogs", { uuid: args[0]! })) {
-      if (o.json) process.stdout.write(`${JSON.stringify({ timestamp: new Date().toISOString(), data: Buffer.from(chunk.payload).toString() })}\n`);
-      else process.stdout.write(chunk.payload);
-    }
-  });
+  await withConnection(o, (c) => follow(c, args[0]!, o.json));
 }
 
 export async function stop(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "stopJob", { uuid: args[0]! });
-    if (o.json) printJson(r);
-    else printFields([["ID", r.uuid], ["Status", r.status], ["Exit code", r.exitCode]]);
+    if (o.json) printJson(snake(r));
+    else printFields([["ID", r.uuid], ["Status", r.status], ["Exit code", r.exitCode], ["Ended", r.endTime]]);
   });
 }
 
 export async function cancel(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "cancelJob", { uuid: args[0]! });
-    if (o.json) printJson(r);
+    if (o.json) printJson(snake(r));
     else printFields([["ID", r.uuid], ["Status", r.status]]);
   });
 }
@@ -143,16 +230,16 @@ export async function cancel(args: string[], o: GlobalOptions): Promise<void> {
 export async function remove(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "deleteJob", { uuid: args[0]! });
-    if (o.json) printJson(r);
-    else process.stdout.write(`${r.message || `deleted ${r.uuid}`}\n`);
+    if (o.json) printJson(snake(r));
+    else process.stdout.write(`${r.message}\n`);
   });
 }
 
 export async function removeAll(_args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "deleteAllJobs", {});
-    if (o.json) printJson({ success: r.success, message: r.message, deleted_count: r.deletedCount, skipped_count: r.skippedCount });
-    else process.stdout.write(`${r.message || `deleted ${r.deletedCount}, skipped ${r.skippedCount}`}\n`);
+    if (o.json) printJson(snake(r));
+    else process.stdout.write(`${r.message}\n`);
   });
 }
 

@@ -2,7 +2,7 @@
 import { readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { ConfigError, loadServerConfig } from "../config/load";
 import { abiVersion, checkLibrary } from "../ffi/libjoblet";
-import { JobletServer } from "../daemon/server";
+import { Daemon } from "../daemon/daemon";
 import { Logger } from "../daemon/logging/logger";
 import { VERSION } from "../version";
 import { CommandError, type Options } from "./cli";
@@ -30,27 +30,30 @@ export async function serve(_args: string[], o: Options & { config?: string }): 
 
   const pidFile = o.pidFile === undefined ? undefined : String(o.pidFile);
   if (pidFile) claimPidFile(pidFile);
-  let server: JobletServer;
+  let daemon: Daemon;
   try {
-    server = await JobletServer.start(config, log);
+    daemon = await Daemon.start(config, log);
   } catch (e) {
     log.error((e as Error).message);
     log.close();
     if (pidFile) releasePidFile(pidFile);
-    throw new CommandError((e as Error).message);
+    // The exit watcher may already be running and would keep the process alive: exit here.
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.exit(1);
   }
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info("shutting down", { signal });
-      void server.stop(5000).then(resolve);
+      void daemon.stop().then(resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
   });
   if (pidFile) releasePidFile(pidFile);
   log.close();
-  return 0;
+  // The exit watcher's pipe keeps the event loop alive by design; the daemon is done now.
+  process.exit(0);
 }
 
 function pidIn(file: string): number | undefined {

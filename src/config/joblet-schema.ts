@@ -64,6 +64,8 @@ const joblet = section({
   allowedCommands: list(nonEmptyStr("a command name")).optional(),
   cleanupTimeout: duration().default(30_000),
   preserveFailedJobs: bool().default(false),
+  /** joblet extension: output kept per job; the rest is discarded with a note in the log */
+  maxLogSize: size().default(1024 ** 3),
   isolation: section({
     service_based_routing: bool().default(true),
     production: section({
@@ -287,15 +289,17 @@ const filesystem = section({
     default_quota: size().default(1024 ** 2),
     cleanup_on_exit: bool().default(true),
     preserve_on_failure: bool().default(false),
+    /** joblet extension: total size of the files one RunJob may upload */
+    max_upload_size: size().default(64 * 1024 ** 2),
   }).prefault({}),
-  enable_chroot: bool().default(true),
+  enable_chroot: alwaysOn("filesystem isolation").default(true),
   readonly_rootfs: bool().default(true),
 }).prefault({});
 
 const processSection = section({
   default_user: nonEmptyStr("a user name or uid").default("nobody"),
   default_group: nonEmptyStr("a group name or gid").default("nogroup"),
-  allow_setuid: bool().default(false),
+  allow_setuid: leaf("false (jobs never gain privileges through setuid programs)", (v) => (v === false ? false : undefined)).default(false),
 }).prefault({});
 
 const monitoring = section({
@@ -331,7 +335,13 @@ export const jobletConfigSchema = section({
   cgroup,
   filesystem,
   process: processSection,
-  namespaces: list(oneOf(NAMESPACES)).default([...NAMESPACES]),
+  namespaces: list(oneOf(NAMESPACES))
+    .default([...NAMESPACES])
+    .check((ctx) => {
+      for (const required of ["pid", "mount"] as const) {
+        if (!ctx.value.includes(required)) ctx.issues.push({ code: "custom", message: `must include "${required}" (jobs always get their own ${required} namespace)`, input: ctx.value });
+      }
+    }),
   monitoring,
 });
 

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { absolutePath, list, section } from "./values";
 
-export const DEFAULT_ALLOWED_MOUNTS = ["/usr/bin", "/bin", "/usr/sbin", "/lib", "/lib64", "/usr/lib", "/usr/lib64"];
+export const DEFAULT_ALLOWED_MOUNTS = ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/share", "/etc/alternatives", "/etc/ld.so.cache"];
 
 export const runtimeSection = section({
   base_path: absolutePath().default("/opt/joblet/runtimes"),

@@ -5,7 +5,7 @@ import type { ServerConfig } from "../config/load";
 import { AuditLog } from "./auth/audit";
 import { authInterceptor } from "./auth/interceptor";
 import { roleNamed } from "./auth/rbac";
-import { registerServices } from "./grpc/services";
+import { registerServices, type ServiceContext } from "./grpc/services";
 import { MutualTlsCredentials } from "./grpc/tls";
 import type { Logger } from "./logging/logger";
 
@@ -17,7 +17,7 @@ export class JobletServer {
     private readonly log: Logger,
   ) {}
 
-  static async start(config: ServerConfig, log: Logger): Promise<JobletServer> {
+  static async start(config: ServerConfig, log: Logger, services: ServiceContext): Promise<JobletServer> {
     const sec = config.security;
     if (!sec.serverCert || !sec.serverKey || !sec.caCert) throw new Error("security.serverCert, serverKey and caCert are required");
     const audit = new AuditLog(sec.audit);
@@ -36,7 +36,7 @@ export class JobletServer {
       "grpc.keepalive_time_ms": config.server.keepalive.time,
       "grpc.keepalive_timeout_ms": config.server.keepalive.timeout,
     });
-    registerServices(server, { nodeId: config.server.nodeId });
+    registerServices(server, services);
 
     const credentials = new MutualTlsCredentials({ ca: sec.caCert, cert: sec.serverCert, key: sec.serverKey }, config.server.tls.min_version);
     const address = `${config.server.address.includes(":") ? `[${config.server.address}]` : config.server.address}:${config.server.port}`;

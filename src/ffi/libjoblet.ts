@@ -1,13 +1,22 @@
-// Typed bindings to libjoblet.so: the only module that touches bun:ffi.
-// The library is embedded in the compiled executable; Bun extracts it to $TMPDIR and dlopens it.
-import { dlopen, FFIType } from "bun:ffi";
+// Typed bindings to libjoblet.so: the only module that touches bun:ffi. The library and
+// joblet-init are embedded in the compiled executable; Bun extracts the library to $TMPDIR.
+import { dlopen, FFIType, ptr } from "bun:ffi";
+import { readFileSync } from "node:fs";
+import initPath from "../../csrc/joblet-init" with { type: "file" };
 import libraryPath from "../../csrc/libjoblet.so" with { type: "file" };
+import { encodeSpec, type SpawnSpec } from "./spec";
 
 /** Must equal JOBLET_ABI_VERSION in csrc/joblet.h. */
-export const EXPECTED_ABI_VERSION = 1;
+export const EXPECTED_ABI_VERSION = 2;
 
 const symbols = {
   joblet_abi_version: { args: [], returns: FFIType.i32 },
+  joblet_spawn: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  joblet_sealed_memfd: { args: [FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  joblet_signal: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  joblet_reap: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  joblet_watch_start: { args: [], returns: FFIType.i32 },
+  joblet_watch_add: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 type Library = ReturnType<typeof dlopen<typeof symbols>>;
@@ -33,4 +42,74 @@ export function checkLibrary(): void {
   if (found !== EXPECTED_ABI_VERSION) {
     throw new Error(`libjoblet ABI ${found} does not match the daemon's ${EXPECTED_ABI_VERSION}: rebuild with \`npm run build\``);
   }
+}
+
+/** A negative errno from libjoblet as an Error with the errno name (ESRCH, EPERM, …). */
+export class ErrnoError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 3: "ESRCH", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 22: "EINVAL", 24: "EMFILE", 28: "ENOSPC" };
+
+function check(rc: number, what: string): number {
+  if (rc < 0) throw new ErrnoError(-rc, `${what}: ${ERRNO_NAMES[-rc] ?? `errno ${-rc}`}`);
+  return rc;
+}
+
+export interface SpawnedProcess {
+  pid: number;
+  pidfd: number;
+  stdoutFd: number;
+  stderrFd: number;
+  /** EOF when the command was exec'd; a joblet_report record when setup failed */
+  reportFd: number;
+}
+
+const errBuffer = new Uint8Array(512);
+
+/** Starts a job (see csrc/spawn.c). Throws with libjoblet's message on failures before clone. */
+export function spawn(spec: SpawnSpec): SpawnedProcess {
+  const buf = encodeSpec(spec);
+  const out = new Int32Array(5);
+  errBuffer.fill(0);
+  const rc = lib().symbols.joblet_spawn(ptr(buf), buf.length, ptr(out), ptr(errBuffer), errBuffer.length);
+  if (rc < 0) {
+    const msg = Buffer.from(errBuffer.subarray(0, errBuffer.indexOf(0))).toString();
+    throw new ErrnoError(-rc, msg || `spawn failed: errno ${-rc}`);
+  }
+  return { pid: out[0]!, pidfd: out[1]!, stdoutFd: out[2]!, stderrFd: out[3]!, reportFd: out[4]! };
+}
+
+/** Sends a signal through a pidfd; false if the process is already gone. */
+export function signal(pidfd: number, sig: number): boolean {
+  const rc = lib().symbols.joblet_signal(pidfd, sig);
+  if (rc === -3) return false; // ESRCH
+  check(rc, "pidfd_send_signal");
+  return true;
+}
+
+/** The exit status (code, or 128 + signal) if the process has exited, else undefined. */
+export function reap(pidfd: number): number | undefined {
+  const status = new Int32Array(1);
+  const rc = check(lib().symbols.joblet_reap(pidfd, ptr(status)), "waitid");
+  return rc === 1 ? status[0]! : undefined;
+}
+
+export function watchStart(): number {
+  return check(lib().symbols.joblet_watch_start(), "exit watcher");
+}
+
+export function watchAdd(pidfd: number): void {
+  check(lib().symbols.joblet_watch_add(pidfd), "exit watcher");
+}
+
+/** joblet-init (embedded in the executable) in a sealed memfd, for the jobs' PID 1. */
+export function initMemfd(): number {
+  const bytes = new Uint8Array(readFileSync(initPath));
+  return check(lib().symbols.joblet_sealed_memfd(Buffer.from("joblet-init\0"), ptr(bytes), bytes.length), "memfd for joblet-init");
 }

@@ -27,7 +27,7 @@ const rows: [string, ReturnType<typeof measure>][] = [
   ["rnx --help", measure([RNX, "--help"])],
   ["rnx job run --help", measure([RNX, "job", "run", "--help"])],
 ];
-const d = await startDaemon({ logging: { level: "warn" } });
+const d = await startDaemon({ config: { logging: { level: "warn" } } });
 try {
   rows.push(["rnx monitor status (mTLS round trip)", measure([RNX, "--config", d.clients.admin, "monitor", "status"], Math.min(RUNS, 20))]);
 } finally {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { CLIENT_GROUPS } from "../../src/commands/tree";
+import { EXPECTED_ABI_VERSION } from "../../src/ffi/libjoblet";
 import { freePort } from "../helpers/daemon";
 import { JOBLET, REPO } from "../helpers/paths";
 import { joblet, rnx, runBinary } from "../helpers/run";
@@ -181,7 +182,10 @@ describe("a copy of the binary alone in another directory", () => {
     const conf = join(work, "alone", "config");
     expect(runBinary(join(bin, "joblet"), ["certs", "init", "--out", conf, "--port", String(port)], { env, cwd: "/" }).code).toBe(0);
     const cfgPath = join(conf, "joblet-config.yml");
-    const cfg = readFileSync(cfgPath, "utf8").replace('address: "0.0.0.0"', 'address: "127.0.0.1"').replaceAll("/var/log/joblet", join(work, "alone", "log"));
+    const alone = join(work, "alone");
+    const cfg =
+      readFileSync(cfgPath, "utf8").replace('address: "0.0.0.0"', 'address: "127.0.0.1"').replaceAll("/var/log/joblet", join(alone, "log")) +
+      `filesystem:\n  baseDir: "${alone}/jobs"\n  tmpDir: "${alone}/tmp"\npersist:\n  storage:\n    local:\n      logs:\n        directory: "${alone}/logs"\n`;
     writeFileSync(cfgPath, cfg);
     const daemon = Bun.spawn([join(bin, "joblet"), "serve", `--config=${cfgPath}`], { env, cwd: "/", stdout: "pipe", stderr: "pipe" });
     try {
@@ -191,12 +195,15 @@ describe("a copy of the binary alone in another directory", () => {
         status = runBinary(join(bin, "rnx"), ["--config", join(conf, "rnx-config.yml"), "monitor", "status"], { env, cwd: "/" });
       }
       expect(status.stdout).toContain(`Server:  joblet ${version}`);
+      // a job through the copy: the embedded joblet-init runs as its PID 1
+      const job = runBinary(join(bin, "rnx"), ["--config", join(conf, "rnx-config.yml"), "job", "run", "-f", "sh", "-c", "echo alone-ok; tr '\\0' ' ' < /proc/1/cmdline"], { env, cwd: "/" });
+      expect(job.stdout).toBe("alone-ok\njoblet-init 3 -- sh -c echo alone-ok; tr '\\0' ' ' < /proc/1/cmdline ");
     } finally {
       daemon.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);
     }
     const log = readFileSync(join(work, "alone", "log", "joblet.log"), "utf8");
-    expect(log).toContain("libjobletAbi=1");
+    expect(log).toContain(`libjobletAbi=${EXPECTED_ABI_VERSION}`);
     // The library came out of the executable itself: Bun extracts embedded files to $TMPDIR.
     expect(readdirSync(tmp).some((f) => f.endsWith(".so"))).toBe(true);
   });

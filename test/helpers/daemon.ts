@@ -45,8 +45,18 @@ export interface TestDaemon {
   stop(): Promise<number>;
 }
 
-/** `overrides` are merged over the generated configuration's top-level sections. */
-export async function startDaemon(overrides: Record<string, Record<string, unknown>> = {}, pki = makePki(), serveArgs: string[] = []): Promise<TestDaemon> {
+export interface DaemonOptions {
+  /** merged over the generated configuration's top-level sections */
+  config?: Record<string, Record<string, unknown>>;
+  pki?: TestPki;
+  serveArgs?: string[];
+  /** extra environment for the daemon process */
+  env?: Record<string, string>;
+}
+
+export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> {
+  const overrides = opts.config ?? {};
+  const pki = opts.pki ?? makePki();
   requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "joblet-test-"));
   const port = await freePort();
@@ -57,10 +67,16 @@ export async function startDaemon(overrides: Record<string, Record<string, unkno
     server: { address: "127.0.0.1", port, nodeId: "11111111-2222-3333-4444-555555555555", ...overrides.server },
     security: { serverCert: pki.server.cert, serverKey: pki.server.key, caCert: pki.ca.cert, audit: { log_file: auditPath }, ...overrides.security },
     logging: { level: "debug", outputs: [{ type: "stdout" }], ...overrides.logging },
+    filesystem: { baseDir: join(dir, "jobs"), tmpDir: join(dir, "tmp"), ...overrides.filesystem },
+    persist: { storage: { local: { logs: { directory: join(dir, "logs") } } }, ...overrides.persist },
   };
   const configPath = join(dir, "joblet-config.yml");
   writeFileSync(configPath, stringify(config), { mode: 0o600 });
-  const proc = Bun.spawn([JOBLET, "serve", `--config=${configPath}`, ...serveArgs], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "", TMPDIR: tmpdir() } });
+  const proc = Bun.spawn([JOBLET, "serve", `--config=${configPath}`, ...(opts.serveArgs ?? [])], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { PATH: process.env.PATH ?? "", TMPDIR: tmpdir(), ...opts.env },
+  });
   let out = "";
   const collect = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s) out += Buffer.from(chunk).toString();

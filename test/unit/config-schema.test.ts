@@ -178,6 +178,13 @@ describe("security settings that cannot be turned off", () => {
     expect(joblet({ server: { tls: { enabled: "true" } } }).errors).toEqual(['server.tls.enabled: expected true (TLS cannot be turned off), got "true"']);
   });
 
+  test("the sandbox cannot be loosened where that would hand out privileges", () => {
+    expect(joblet({ process: { allow_setuid: true } }).errors).toEqual(["process.allow_setuid: expected false (jobs never gain privileges through setuid programs), got true"]);
+    expect(joblet({ filesystem: { enable_chroot: false } }).errors).toEqual(["filesystem.enable_chroot: expected true (filesystem isolation cannot be turned off), got false"]);
+    expect(joblet({ namespaces: ["mount", "network"] }).errors).toEqual(['namespaces: must include "pid" (jobs always get their own pid namespace)']);
+    expect(joblet({ namespaces: ["pid", "mount"] }).value?.namespaces).toEqual(["pid", "mount"]); // network, ipc, uts, cgroup may be shared
+  });
+
   test("TLS 1.1 is refused; 1.2 may be chosen", () => {
     expect(joblet({ server: { tls: { min_version: "1.1" } } }).errors).toEqual(['server.tls.min_version: expected one of "1.2", "1.3", got "1.1"']);
     expect(joblet({ server: { tls: { min_version: "1.2" } } }).value?.server.tls.min_version).toBe("1.2");
@@ -413,7 +420,8 @@ describe("rnx-config.yml", () => {
 describe("keys accepted but not acted on yet", () => {
   test("the full seed lists every pending section it uses", () => {
     const keys = pendingKeysIn(yaml(join(SEED, "joblet-config.full.yml"))).map((p) => p.key);
-    for (const k of ["joblet", "network", "volume", "state", "cgroup", "namespaces", "monitoring"]) expect(keys).toContain(k);
+    for (const k of ["joblet.maxConcurrentJobs", "network", "volume", "state", "cgroup", "monitoring"]) expect(keys).toContain(k);
+    for (const k of ["joblet.jobTimeout", "namespaces", "process", "filesystem.baseDir"]) expect(keys).not.toContain(k); // acted on
     expect(keys).not.toContain("server.tls.cipher_suites"); // the full seed sets no cipher suites
   });
 

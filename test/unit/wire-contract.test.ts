@@ -102,7 +102,7 @@ describe("wire contract", () => {
       expect(m, c.name).toBeDefined();
       const fields = m!.field ?? [];
       const expected = c.fields.map(([num, name, type, note]) => ({ num: Number(num), name, type, oneof: note?.match(/oneof (\w+)/)?.[1] }));
-      const got = fields
+      const got: { num: number; name: string | undefined; type: string | undefined; oneof: string | undefined }[] = fields
         .filter((f) => f.number < 100)
         .map((f) => ({ num: f.number, name: f.name, type: typeOf(f, m!), oneof: f.oneofIndex === undefined ? undefined : m!.oneofDecl![f.oneofIndex]!.name }));
       expect({ message: c.name, fields: got }).toEqual({ message: c.name, fields: expected });

@@ -11,14 +11,19 @@ import {
   type SystemStatusResponse,
 } from "../../gen/joblet";
 import { cpuMetrics, hostInfo, memoryMetrics, serverVersion } from "../monitoring/system";
+import type { JobManager } from "../jobs/job-manager";
+import type { Logger } from "../logging/logger";
+import { jobService } from "./job-service";
 import { withUnimplemented } from "./unimplemented";
 
 export interface ServiceContext {
   nodeId: string;
+  jobs: JobManager;
+  log: Logger;
 }
 
 export function registerServices(server: grpc.Server, ctx: ServiceContext): void {
-  server.addService(JobServiceService, withUnimplemented(JobServiceService, "job execution"));
+  server.addService(JobServiceService, jobService(ctx.jobs, ctx.log));
   server.addService(NetworkServiceService, withUnimplemented(NetworkServiceService, "networking"));
   server.addService(VolumeServiceService, withUnimplemented(VolumeServiceService, "volumes"));
   server.addService(RuntimeServiceService, withUnimplemented(RuntimeServiceService, "runtimes"));

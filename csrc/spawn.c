@@ -1,0 +1,192 @@
+/* spawn.c: starts a job from the multi-threaded daemon. clone(CLONE_VM|CLONE_VFORK) on a private
+ * stack (no copy of the daemon's page tables; the calling thread waits until the child execs),
+ * into new pid and mount namespaces (plus uts, ipc, net, cgroup as configured). The child builds
+ * the sandbox and execs joblet-init from a sealed memfd as the job's PID 1; init runs the command.
+ *
+ * Child rules: between clone and execve only raw syscalls and async-signal-safe calls. The
+ * daemon's other threads may have held malloc, stdio or dynamic-loader locks at clone time. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef AT_EMPTY_PATH
+#define AT_EMPTY_PATH 0x1000
+#endif
+
+#define STACK_SIZE (256 * 1024)
+/* fd numbers inside the job before exec: 0-2 stdio, then these two */
+#define FD_REPORT 3
+#define FD_INIT 4
+
+void child_fail(struct plan *pl, int stage, int index) {
+    struct joblet_report r = {JOBLET_REPORT_MAGIC, stage, errno, index};
+    ssize_t w = write(pl->report_wr, &r, sizeof r);
+    (void)w;
+    _exit(127);
+}
+
+static void reset_signals(void) {
+    /* Handlers belong to the daemon's runtime, and SIG_IGN (Bun ignores SIGPIPE) survives execve. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, NULL);
+}
+
+static void join_cgroups(struct plan *pl) {
+    for (int i = 0; i < pl->ncgroups; i++) {
+        int fd = open(pl->cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0\n", 2) != 2) child_fail(pl, JOBLET_STAGE_CGROUP, i);
+        close(fd);
+    }
+}
+
+static void loopback_up(struct plan *pl) {
+    int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (sk < 0 || ioctl(sk, SIOCGIFFLAGS, &ifr) < 0) child_fail(pl, JOBLET_STAGE_LOOPBACK, -1);
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(sk, SIOCSIFFLAGS, &ifr) < 0) child_fail(pl, JOBLET_STAGE_LOOPBACK, -1);
+    close(sk);
+}
+
+/* Leaves exactly: 0 /dev/null, 1 stdout pipe, 2 stderr pipe, 3 report pipe (kept across the exec
+ * of init, which hands it on close-on-exec), 4 init's memfd (close-on-exec). Every other fd, some
+ * opened by the daemon's other threads without O_CLOEXEC, is closed now: none can be used to reach
+ * the host (e.g. a working directory of /proc/self/fd/N). */
+static void arrange_fds(struct plan *pl) {
+    int want[5] = {pl->devnull, pl->out_wr, pl->err_wr, pl->report_wr, pl->init_fd};
+    int high[5];
+    for (int i = 0; i < 5; i++) /* copies above every target, so dup2 below clobbers nothing needed */
+        if ((high[i] = fcntl(want[i], F_DUPFD, 100)) < 0) child_fail(pl, JOBLET_STAGE_FDS, i);
+    for (int i = 0; i < 5; i++)
+        if (dup2(high[i], i) < 0) child_fail(pl, JOBLET_STAGE_FDS, i);
+    pl->report_wr = FD_REPORT;
+    if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0) {
+        for (int fd = 5; fd < 4096; fd++) close(fd);
+    }
+    if (fcntl(FD_INIT, F_SETFD, FD_CLOEXEC) < 0) child_fail(pl, JOBLET_STAGE_FDS, FD_INIT);
+}
+
+static int child_main(void *arg) {
+    struct plan *pl = arg;
+    reset_signals(); /* every signal stays blocked (the parent blocked them around clone) */
+    join_cgroups(pl);
+    if (pl->netns_fd >= 0 && setns(pl->netns_fd, CLONE_NEWNET) < 0) child_fail(pl, JOBLET_STAGE_SETNS, -1);
+    /* Unshared only now, after joining the job's cgroups, so the job sees its own cgroup as "/". */
+    if ((pl->namespaces & JOBLET_NS_CGROUP) && unshare(CLONE_NEWCGROUP) < 0) child_fail(pl, JOBLET_STAGE_CGROUPNS, -1);
+
+    rootfs_build(pl);
+
+    if ((pl->namespaces & JOBLET_NS_UTS) && pl->hostname && sethostname(pl->hostname, strlen(pl->hostname)) < 0)
+        child_fail(pl, JOBLET_STAGE_HOSTNAME, -1);
+    if ((pl->namespaces & JOBLET_NS_NET) && pl->netns_fd < 0) loopback_up(pl); /* a new netns has lo down */
+
+    arrange_fds(pl);
+    creds_drop(pl);
+    if (chdir(pl->cwd ? pl->cwd : "/") < 0) child_fail(pl, JOBLET_STAGE_CHDIR, -1);
+    seccomp_install(pl);
+
+    /* Signals stay blocked: joblet-init waits for them with sigwaitinfo. */
+    syscall(SYS_execveat, FD_INIT, "", pl->argv, pl->envp, AT_EMPTY_PATH);
+    child_fail(pl, JOBLET_STAGE_EXEC_INIT, -1);
+}
+
+static int read_cap_last(void) {
+    int last = 40;
+    FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+    if (f) {
+        if (fscanf(f, "%d", &last) != 1) last = 40;
+        fclose(f);
+    }
+    return last;
+}
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc, char *err, size_t errlen) {
+    int out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1}, devnull = -1, rc = 0;
+    memset(proc, 0, sizeof *proc);
+    proc->pid = proc->pidfd = proc->stdout_fd = proc->stderr_fd = proc->report_fd = -1;
+
+    seccomp_prepare();
+    struct plan *pl = plan_parse(spec, spec_len, err, errlen);
+    if (!pl) return -EINVAL;
+    pl->cap_last = read_cap_last();
+
+    /* O_CLOEXEC everywhere: another thread of the daemon may spawn at the same time */
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 ||
+        (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "pipes: %s", strerror(errno));
+        goto done;
+    }
+    pl->devnull = devnull;
+    pl->out_wr = out[1];
+    pl->err_wr = errp[1];
+    pl->report_wr = report[1];
+
+    int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | SIGCHLD;
+    if (pl->namespaces & JOBLET_NS_UTS) flags |= CLONE_NEWUTS;
+    if (pl->namespaces & JOBLET_NS_IPC) flags |= CLONE_NEWIPC;
+    if ((pl->namespaces & JOBLET_NS_NET) && pl->netns_fd < 0) flags |= CLONE_NEWNET;
+
+    char *stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        rc = -errno;
+        snprintf(err, errlen, "stack: %s", strerror(errno));
+        goto done;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* no daemon handler may run in the child */
+    int pidfd = -1;
+    pid_t pid = clone(child_main, stack + STACK_SIZE, flags, pl, &pidfd); /* returns once the child exec'd or died */
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, STACK_SIZE);
+    if (pid < 0) {
+        rc = -saved;
+        snprintf(err, errlen, "clone: %s", strerror(saved));
+        goto done;
+    }
+    proc->pid = pid;
+    proc->pidfd = pidfd;
+    proc->stdout_fd = out[0];
+    proc->stderr_fd = errp[0];
+    proc->report_fd = report[0];
+    out[0] = errp[0] = report[0] = -1;
+
+done:
+    close_fd(&out[0]);
+    close_fd(&out[1]);
+    close_fd(&errp[0]);
+    close_fd(&errp[1]);
+    close_fd(&report[0]);
+    close_fd(&report[1]);
+    close_fd(&devnull);
+    plan_free(pl);
+    return rc;
+}

@@ -1,0 +1,104 @@
+// JobService: the wire API over the JobManager. Secret values never leave the daemon: responses
+// carry their names with "***".
+import type * as grpc from "@grpc/grpc-js";
+import type { GetJobStatusResponse, Job, JobServiceServer } from "../../gen/joblet";
+import { JobServiceService } from "../../gen/joblet";
+import type { JobRecord } from "../jobs/job";
+import type { JobManager } from "../jobs/job-manager";
+import type { Logger } from "../logging/logger";
+import { serverStream, unary } from "./calls";
+import { withUnimplemented } from "./unimplemented";
+
+const masked = (job: JobRecord) => Object.fromEntries(job.secretNames.map((n) => [n, "***"]));
+const duration = (ms: number) => (ms === 0 ? "" : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+
+export function toJob(j: JobRecord): Job {
+  return {
+    uuid: j.uuid,
+    command: j.command,
+    args: j.args,
+    maxCpu: j.maxCpu,
+    cpuCores: j.cpuCores,
+    maxMemory: j.maxMemory,
+    maxIoBps: j.maxIoBps,
+    status: j.status,
+    startTime: j.startTime,
+    endTime: j.endTime ?? "",
+    exitCode: j.exitCode ?? 0,
+    scheduledTime: j.scheduledTime ?? "",
+    runtime: j.runtime,
+    environment: j.environment,
+    secretEnvironment: masked(j),
+    gpuIndices: [],
+    gpuCount: j.gpuCount,
+    gpuMemoryMb: j.gpuMemoryMb,
+    nodeId: j.nodeId,
+    name: j.name,
+    failureReason: j.failureReason ?? "",
+    failureMessage: j.failureMessage ?? "",
+  };
+}
+
+export function toStatus(j: JobRecord): GetJobStatusResponse {
+  return {
+    uuid: j.uuid,
+    command: j.command,
+    args: j.args,
+    maxCpu: j.maxCpu,
+    cpuCores: j.cpuCores,
+    maxMemory: j.maxMemory,
+    maxIoBps: j.maxIoBps,
+    status: j.status,
+    startTime: j.startTime,
+    endTime: j.endTime ?? "",
+    exitCode: j.exitCode ?? 0,
+    scheduledTime: j.scheduledTime ?? "",
+    environment: j.environment,
+    secretEnvironment: masked(j),
+    network: j.network,
+    volumes: j.volumes,
+    runtime: j.runtime,
+    workDir: j.workDir,
+    uploads: j.uploads,
+    gpuIndices: [],
+    gpuCount: j.gpuCount,
+    gpuMemoryMb: j.gpuMemoryMb,
+    nodeId: j.nodeId,
+    name: j.name,
+    failureReason: j.failureReason ?? "",
+    failureMessage: j.failureMessage ?? "",
+    timeout: duration(j.timeoutMs),
+  };
+}
+
+export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceImplementation {
+  const handlers: Partial<JobServiceServer> = {
+    runJob: unary(log, async (req) => {
+      const job = await jobs.run(req);
+      return { jobUuid: job.uuid, status: job.status };
+    }),
+    getJobStatus: unary(log, (req) => toStatus(jobs.resolve(req.uuid))),
+    listJobs: unary(log, () => ({ jobs: jobs.list().map(toJob) })),
+    stopJob: unary(log, async (req) => {
+      const job = await jobs.stop(req.uuid);
+      return { uuid: job.uuid, status: job.status, endTime: job.endTime ?? "", exitCode: job.exitCode ?? 0 };
+    }),
+    cancelJob: unary(log, (req) => {
+      const job = jobs.cancel(req.uuid);
+      return { uuid: job.uuid, status: job.status };
+    }),
+    deleteJob: unary(log, (req) => {
+      const job = jobs.delete(req.uuid);
+      return { uuid: job.uuid, success: true, message: `deleted job ${job.uuid}` };
+    }),
+    deleteAllJobs: unary(log, () => {
+      const r = jobs.deleteAll();
+      return { success: true, message: `deleted ${r.deleted} job${r.deleted === 1 ? "" : "s"}, skipped ${r.skipped} still active`, deletedCount: r.deleted, skippedCount: r.skipped };
+    }),
+    getJobLogs: serverStream(log, async function* (req, cancelled) {
+      const jobLog = jobs.logOf(req.uuid);
+      for await (const payload of jobLog.follow(0, cancelled)) yield { payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length) };
+    }),
+  };
+  return withUnimplemented(JobServiceService, "job metrics and telematics", handlers as Record<string, grpc.UntypedHandleCall>);
+}

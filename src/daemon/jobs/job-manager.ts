@@ -1,0 +1,246 @@
+// The job lifecycle: INITIALIZING → RUNNING → COMPLETED / FAILED / STOPPED. Creates the
+// workspace and log, starts the sandbox, follows the process to its end (timeout, stop), records
+// a truthful final state, and cleans up.
+import { randomUUID } from "node:crypto";
+import type { RunJobRequest } from "../../gen/joblet";
+import { ErrnoError } from "../../ffi/libjoblet";
+import { ApiError, invalid, notFound, precondition } from "../errors";
+import type { Logger } from "../logging/logger";
+import type { JobLog, LogStore } from "../logs/log-store";
+import type { JobProcess, Launcher } from "../sandbox/launcher";
+import type { SandboxTemplate } from "../sandbox/template";
+import type { Workspaces } from "../sandbox/workspace";
+import { TERMINAL, type FailureReason, type JobRecord, type JobStore } from "./job";
+import { writeUploads } from "./uploads";
+import { checkRunRequest, type RunPolicy } from "./validation";
+
+export interface JobManagerDeps {
+  store: JobStore;
+  logs: LogStore;
+  launcher: Launcher;
+  template: SandboxTemplate;
+  workspaces: Workspaces;
+  log: Logger;
+  nodeId: string;
+  policy: RunPolicy;
+  /** joblet.cleanupTimeout: SIGTERM → SIGKILL grace, in ms */
+  stopGraceMs: number;
+  /** filesystem.workspace */
+  cleanupOnExit: boolean;
+  preserveOnFailure: boolean;
+}
+
+/** What the manager keeps about a job while its process lives. */
+interface Live {
+  proc?: JobProcess;
+  /** settles when the final state is recorded */
+  done: Promise<JobRecord>;
+  stopRequested: boolean;
+  timedOut: boolean;
+  shutdown: boolean;
+  killTimer?: ReturnType<typeof setTimeout>;
+  timeoutTimer?: ReturnType<typeof setTimeout>;
+}
+
+const MIN_PREFIX = 8;
+
+export class JobManager {
+  private readonly live = new Map<string, Live>();
+  private closing = false;
+
+  constructor(private readonly d: JobManagerDeps) {}
+
+  /** Starts a job; resolves once it runs (or failed to start) with its record. */
+  async run(req: RunJobRequest): Promise<JobRecord> {
+    if (this.closing) throw new ApiError("UNAVAILABLE", "the daemon is shutting down");
+    const checked = checkRunRequest(req, this.d.policy);
+    const uuid = randomUUID();
+    const job: JobRecord = {
+      uuid,
+      name: checked.name,
+      command: checked.command,
+      args: checked.args,
+      maxCpu: checked.maxCpu,
+      cpuCores: checked.cpuCores,
+      maxMemory: checked.maxMemory,
+      maxIoBps: checked.maxIoBps,
+      network: "none",
+      volumes: [],
+      runtime: "",
+      workDir: checked.workDir,
+      environment: checked.env,
+      secretNames: Object.keys(checked.secrets),
+      uploads: checked.uploads.map((u) => u.path),
+      gpuCount: 0,
+      gpuMemoryMb: 0,
+      status: "INITIALIZING",
+      startTime: new Date().toISOString(),
+      timeoutMs: checked.timeoutMs,
+      nodeId: this.d.nodeId,
+    };
+    this.d.store.put(job);
+    const log = this.d.logs.create(uuid);
+
+    let settle!: (j: JobRecord) => void;
+    const live: Live = { done: new Promise((r) => (settle = r)), stopRequested: false, timedOut: false, shutdown: false };
+    this.live.set(uuid, live);
+
+    let proc: JobProcess;
+    try {
+      const workspace = this.d.workspaces.create(uuid);
+      writeUploads(workspace, checked.uploads, this.d.template.user);
+      proc = this.d.launcher.launch(
+        this.d.template.specFor({ uuid, argv: [checked.command, ...checked.args], env: { ...checked.env, ...checked.secrets }, workspace, cwd: checked.workDir }),
+      );
+    } catch (e) {
+      const message = e instanceof ErrnoError || e instanceof Error ? e.message : String(e);
+      this.d.log.error("job setup failed", { job: uuid, error: message });
+      const failed = this.finish(job, log, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
+      settle(failed);
+      return failed;
+    }
+    live.proc = proc;
+    const drained = proc.drain((chunk) => log.append(chunk));
+    const failure = await proc.started;
+    if (failure) {
+      job.failureReason = failure.reason;
+      job.failureMessage = failure.message;
+      this.d.log.info("job failed to start", { job: uuid, reason: failure.reason, message: failure.message });
+    } else {
+      job.status = "RUNNING";
+      this.d.store.put(job);
+      this.d.log.info("job started", { job: uuid, pid: proc.pid, command: job.command });
+      if (job.timeoutMs > 0) {
+        live.timeoutTimer = setTimeout(() => {
+          live.timedOut = true;
+          this.d.log.info("job timed out", { job: uuid, timeoutMs: job.timeoutMs });
+          proc.signal("SIGKILL");
+        }, job.timeoutMs);
+      }
+    }
+    const done = this.follow(job, log, live, proc, drained).then((j) => {
+      settle(j);
+      return j;
+    });
+    if (failure) return done; // it exits at once; answer with its final state
+    return this.d.store.get(uuid) ?? job;
+  }
+
+  /** Waits for the process and its output, then records how it ended. */
+  private async follow(job: JobRecord, log: JobLog, live: Live, proc: JobProcess, drained: Promise<void>): Promise<JobRecord> {
+    const status = await proc.exited;
+    // Init's exit kills the job's whole pid namespace, so the pipes close right after; the bound
+    // only guards against a kernel surprise leaving a reader waiting forever.
+    await Promise.race([drained, Bun.sleep(10_000)]);
+    clearTimeout(live.timeoutTimer);
+    clearTimeout(live.killTimer);
+    let reason: FailureReason | undefined = job.failureReason;
+    let message = job.failureMessage;
+    let final: JobRecord["status"] = status === 0 && !reason ? "COMPLETED" : "FAILED";
+    if (live.shutdown) {
+      final = "FAILED";
+      reason = "DAEMON_SHUTDOWN";
+      message = "the daemon stopped while the job was running";
+    } else if (live.timedOut) {
+      final = "FAILED";
+      reason = "TIMEOUT";
+      message = `killed after the time limit of ${job.timeoutMs / 1000}s`;
+    } else if (live.stopRequested) {
+      final = "STOPPED";
+    }
+    return this.finish(job, log, { status: final, exitCode: status, failureReason: reason, failureMessage: message });
+  }
+
+  private finish(job: JobRecord, log: JobLog, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
+    Object.assign(job, end, { endTime: new Date().toISOString() });
+    this.d.store.put(job); // the final state is visible before followers see the end of the log
+    log.close();
+    this.live.delete(job.uuid);
+    if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) this.d.workspaces.remove(job.uuid);
+    this.d.log.info("job ended", { job: job.uuid, status: job.status, exitCode: job.exitCode, reason: job.failureReason });
+    return job;
+  }
+
+  /** A job by uuid or by a unique prefix of at least 8 characters. */
+  resolve(id: string): JobRecord {
+    const exact = this.d.store.get(id);
+    if (exact) return exact;
+    if (!id) throw invalid("uuid: a job id is required");
+    if (id.length < MIN_PREFIX) throw invalid(`uuid: "${id}" is too short; give the full uuid or at least ${MIN_PREFIX} characters of it`);
+    const matches = this.d.store.list().filter((j) => j.uuid.startsWith(id.toLowerCase()));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw invalid(`uuid: "${id}" matches ${matches.length} jobs (${matches.map((j) => j.uuid).join(", ")}); give more characters`);
+    throw notFound(`job ${id} not found`);
+  }
+
+  list(): JobRecord[] {
+    return this.d.store.list().sort((a, b) => a.startTime.localeCompare(b.startTime));
+  }
+
+  /** The job's log (for GetJobLogs); NOT_FOUND if it has none. */
+  logOf(id: string): JobLog {
+    const job = this.resolve(id);
+    const log = this.d.logs.get(job.uuid);
+    if (!log) throw notFound(`job ${job.uuid} has no log`);
+    return log;
+  }
+
+  /** SIGTERM to every process of the job, SIGKILL after the grace period; resolves when it ended. */
+  async stop(id: string): Promise<JobRecord> {
+    const job = this.resolve(id);
+    const live = this.live.get(job.uuid);
+    if (TERMINAL.has(job.status) || !live) throw precondition(`job ${job.uuid} is ${job.status}; only a running job can be stopped`);
+    this.terminate(live, this.d.stopGraceMs);
+    return live.done;
+  }
+
+  private terminate(live: Live, graceMs: number): void {
+    if (!live.stopRequested) {
+      live.stopRequested = true;
+      live.proc?.signal("SIGTERM");
+      live.killTimer = setTimeout(() => live.proc?.signal("SIGKILL"), graceMs);
+    }
+  }
+
+  /** Only scheduled jobs can be canceled; the scheduler will add them. */
+  cancel(id: string): JobRecord {
+    const job = this.resolve(id);
+    throw precondition(`job ${job.uuid} is ${job.status}; only a SCHEDULED job can be canceled${job.status === "RUNNING" ? " (use stop for a running job)" : ""}`);
+  }
+
+  delete(id: string): JobRecord {
+    const job = this.resolve(id);
+    if (!TERMINAL.has(job.status)) throw precondition(`job ${job.uuid} is ${job.status}; stop it before deleting it`);
+    this.remove(job);
+    return job;
+  }
+
+  deleteAll(): { deleted: number; skipped: number } {
+    let deleted = 0;
+    let skipped = 0;
+    for (const job of this.d.store.list()) {
+      if (TERMINAL.has(job.status)) {
+        this.remove(job);
+        deleted++;
+      } else skipped++;
+    }
+    return { deleted, skipped };
+  }
+
+  private remove(job: JobRecord): void {
+    this.d.logs.remove(job.uuid);
+    this.d.workspaces.remove(job.uuid);
+    this.d.store.delete(job.uuid);
+  }
+
+  /** Stops every running job (SIGTERM, then SIGKILL after `graceMs`) and waits for them. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    const all = [...this.live.values()];
+    for (const live of all) {
+      live.shutdown = true;
+      this.terminate(live, graceMs);
+    }
+    await Promise.all(all.map((l) => l.done));
+  }
+}

@@ -1,0 +1,66 @@
+// A job as the daemon records it. Secret values are not part of it: they live only as long as
+// it takes to start the process; the record keeps their names.
+
+export type JobStatus = "INITIALIZING" | "PENDING" | "SCHEDULED" | "RUNNING" | "COMPLETED" | "FAILED" | "STOPPED" | "CANCELED";
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "STOPPED", "CANCELED"]);
+
+/** Why a job failed, when its exit code alone does not say (failure_reason in the API). */
+export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED" | "TIMEOUT" | "DAEMON_SHUTDOWN";
+
+export interface JobRecord {
+  uuid: string;
+  name: string;
+  command: string;
+  args: string[];
+  maxCpu: number;
+  cpuCores: string;
+  maxMemory: number;
+  maxIoBps: number;
+  network: string;
+  volumes: string[];
+  runtime: string;
+  workDir: string;
+  environment: Record<string, string>;
+  /** names of the secret variables (their values are never stored) */
+  secretNames: string[];
+  uploads: string[];
+  gpuCount: number;
+  gpuMemoryMb: number;
+  status: JobStatus;
+  /** ISO 8601 */
+  startTime: string;
+  endTime?: string;
+  exitCode?: number;
+  scheduledTime?: string;
+  failureReason?: FailureReason;
+  failureMessage?: string;
+  /** wall-clock limit in ms (0 = none) */
+  timeoutMs: number;
+  nodeId: string;
+}
+
+/** Where job records live. The in-memory store is the first; durable ones implement the same. */
+export interface JobStore {
+  get(uuid: string): JobRecord | undefined;
+  list(): JobRecord[];
+  put(job: JobRecord): void;
+  delete(uuid: string): void;
+}
+
+export class MemoryJobStore implements JobStore {
+  private readonly jobs = new Map<string, JobRecord>();
+  get(uuid: string): JobRecord | undefined {
+    const j = this.jobs.get(uuid);
+    return j && structuredClone(j);
+  }
+  list(): JobRecord[] {
+    return [...this.jobs.values()].map((j) => structuredClone(j));
+  }
+  put(job: JobRecord): void {
+    this.jobs.set(job.uuid, structuredClone(job));
+  }
+  delete(uuid: string): void {
+    this.jobs.delete(uuid);
+  }
+}

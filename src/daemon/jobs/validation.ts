@@ -1,0 +1,123 @@
+// RunJob requests checked at the boundary: every refusal names the field and the accepted form.
+import { basename } from "node:path";
+import { parseDuration } from "../../config/values";
+import type { RunJobRequest } from "../../gen/joblet";
+import { invalid, unimplemented } from "../errors";
+import { checkUploads, type CheckedUpload } from "./uploads";
+
+export interface RunPolicy {
+  validateCommands: boolean;
+  allowedCommands?: string[];
+  /** joblet.jobTimeout in ms (0 = none) */
+  jobTimeoutMs: number;
+  maxUploadBytes: number;
+}
+
+export interface CheckedRun {
+  name: string;
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  secrets: Record<string, string>;
+  workDir: string;
+  uploads: CheckedUpload[];
+  timeoutMs: number;
+  maxCpu: number;
+  cpuCores: string;
+  maxMemory: number;
+  maxIoBps: number;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_ARGV_BYTES = 1024 * 1024; // well inside the kernel's exec limit (ARG_MAX)
+const MAX_ENV_VALUE = 32 * 1024;
+const CPU_CORES = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+function noNul(field: string, v: string): void {
+  if (v.includes("\0")) throw invalid(`${field}: contains a NUL byte`);
+}
+
+function checkEnv(field: string, env: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(env)) {
+    if (!ENV_NAME.test(k)) throw invalid(`${field}: variable name ${JSON.stringify(k)} must match [A-Za-z_][A-Za-z0-9_]*`);
+    noNul(`${field}.${k}`, v);
+    if (Buffer.byteLength(v) > MAX_ENV_VALUE) throw invalid(`${field}.${k}: value longer than 32 KiB`);
+  }
+  return env;
+}
+
+/** A working directory inside the job: absolute, normalized, and not in the kernel's trees. */
+export function checkWorkDir(raw: string): string {
+  if (raw === "") return "/work";
+  const shown = JSON.stringify(raw);
+  noNul("work_dir", raw);
+  if (!raw.startsWith("/")) throw invalid(`work_dir: ${shown} must be an absolute path inside the job, e.g. /work/src`);
+  const parts = raw.split("/").filter((p) => p && p !== ".");
+  if (parts.includes("..")) throw invalid(`work_dir: ${shown} must not contain ".."`);
+  const path = `/${parts.join("/")}`;
+  if (["proc", "dev", "sys"].includes(parts[0] ?? "")) throw invalid(`work_dir: ${shown} is inside /${parts[0]}; use a directory of the job's filesystem`);
+  if (path.length > 4096) throw invalid("work_dir: longer than 4096 bytes");
+  return path;
+}
+
+function checkCommand(command: string, policy: RunPolicy): void {
+  if (!command.trim()) throw invalid("command: is empty");
+  noNul("command", command);
+  if (Buffer.byteLength(command) > 4096) throw invalid("command: longer than 4096 bytes");
+  if (!policy.validateCommands) return;
+  if (/[\s;&|`$<>(){}*?!]/.test(command)) {
+    throw invalid(`command: ${JSON.stringify(command)} is not a program name or path (no shell syntax; to use a shell, run "sh" with "-c" and the script as arguments)`);
+  }
+  const allowed = policy.allowedCommands;
+  if (allowed && allowed.length && !allowed.includes(command) && !allowed.includes(basename(command))) {
+    throw invalid(`command: ${JSON.stringify(command)} is not allowed on this server (joblet.allowedCommands: ${allowed.join(", ")})`);
+  }
+}
+
+export function checkRunRequest(req: RunJobRequest, policy: RunPolicy): CheckedRun {
+  // Capabilities that have not landed are refused, never silently ignored.
+  if (req.schedule) throw unimplemented("scheduled jobs (schedule)");
+  if (req.network && req.network !== "none") throw unimplemented(`networking (network ${JSON.stringify(req.network)}; only "none" is available)`);
+  if (req.volumes.length) throw unimplemented("volumes");
+  if (req.runtime) throw unimplemented("runtimes");
+  if (req.gpuCount > 0 || req.gpuMemoryMb > 0) throw unimplemented("GPU allocation");
+
+  checkCommand(req.command, policy);
+  if (req.args.length > 100_000) throw invalid("args: more than 100000 arguments");
+  req.args.forEach((a, i) => noNul(`args[${i}]`, a));
+  const env = checkEnv("environment", req.environment);
+  const secrets = checkEnv("secret_environment", req.secretEnvironment);
+  const argvBytes = [req.command, ...req.args, ...Object.entries({ ...env, ...secrets }).map(([k, v]) => `${k}=${v}`)].reduce((n, s) => n + Buffer.byteLength(s) + 1, 0);
+  if (argvBytes > MAX_ARGV_BYTES) throw invalid(`args and environment: ${argvBytes} bytes; at most ${MAX_ARGV_BYTES} fit a command line`);
+
+  for (const [field, v] of [["max_cpu", req.maxCpu], ["max_memory", req.maxMemory], ["max_io_bps", req.maxIoBps]] as const) {
+    if (v < 0) throw invalid(`${field}: must be 0 (no limit) or positive, got ${v}`);
+  }
+  if (req.cpuCores && !CPU_CORES.test(req.cpuCores)) throw invalid(`cpu_cores: ${JSON.stringify(req.cpuCores)} must be a core list such as "0-3" or "1,3,5"`);
+
+  const name = req.name ?? "";
+  if (name.length > 128 || /[\0-\x1f]/.test(name)) throw invalid("name: at most 128 printable characters");
+
+  let timeoutMs = policy.jobTimeoutMs;
+  if (req.timeout) {
+    const t = parseDuration(req.timeout);
+    if (t === undefined || t <= 0) throw invalid(`timeout: ${JSON.stringify(req.timeout)} must be a duration such as "30s", "5m" or "2h"`);
+    if (policy.jobTimeoutMs && t > policy.jobTimeoutMs) throw invalid(`timeout: ${req.timeout} is longer than the server's limit (joblet.jobTimeout = ${policy.jobTimeoutMs / 1000}s)`);
+    timeoutMs = t;
+  }
+
+  return {
+    name,
+    command: req.command,
+    args: req.args,
+    env,
+    secrets,
+    workDir: checkWorkDir(req.workDir),
+    uploads: checkUploads(req.uploads, { maxTotalBytes: policy.maxUploadBytes, maxFiles: 100_000 }),
+    timeoutMs,
+    maxCpu: req.maxCpu,
+    cpuCores: req.cpuCores,
+    maxMemory: req.maxMemory,
+    maxIoBps: req.maxIoBps,
+  };
+}

@@ -1,0 +1,148 @@
+// Starts sandboxed processes through libjoblet and watches them: the setup report (exec'd, or
+// which step failed and why), the output pipes, and the exit status (pidfd, via one watcher thread).
+import { closeSync } from "node:fs";
+import { getSystemErrorMap } from "node:util";
+import * as ffi from "../../ffi/libjoblet";
+import type { SpawnSpec } from "../../ffi/spec";
+
+export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED";
+
+export interface SetupFailure {
+  reason: FailureReason;
+  message: string;
+}
+
+/** A started job process. */
+export interface JobProcess {
+  pid: number;
+  /** resolves once the command runs (undefined) or its setup failed (the failure) */
+  started: Promise<SetupFailure | undefined>;
+  /** resolves with the exit status: the code, or 128 + the signal */
+  exited: Promise<number>;
+  /** reads stdout and stderr to the end, in arrival order, then closes them */
+  drain(onChunk: (chunk: Uint8Array) => void): Promise<void>;
+  /** false once the process is gone */
+  signal(sig: NodeJS.Signals): boolean;
+}
+
+const SIGNALS: Record<string, number> = { SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGHUP: 1, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12 };
+
+const errors = getSystemErrorMap();
+const strerror = (errno: number) => errors.get(-errno)?.[1] ?? `errno ${errno}`;
+
+// enum joblet_stage (csrc/joblet.h)
+const STAGES: Record<number, (s: SpawnSpec, index: number, errno: number) => string> = {
+  1: (s, i) => `join cgroup ${s.cgroupProcs[i] ?? ""}`,
+  2: () => "join the network namespace",
+  3: () => "create the cgroup namespace",
+  4: () => "make mounts private",
+  5: () => "mount the job's root",
+  6: (s, i) => `create mount point ${s.binds[i]?.dst ?? ""}`.trim(),
+  7: (s, i) => `mount ${s.binds[i]?.dst ?? ""}`,
+  8: (s, i) => (i >= 0 ? `make ${s.binds[i]?.dst} read-only` : "make /proc entries read-only"),
+  9: (s, i) => `symlink ${s.symlinks[i]?.path ?? ""}`,
+  10: (s, i) => `write ${s.files[i]?.path ?? ""}`,
+  11: () => "mount /proc",
+  12: (s, i) => `mask ${s.masks[i] ?? ""}`,
+  13: () => "mount /tmp",
+  14: () => "set up /dev",
+  15: () => "pivot_root",
+  16: () => "make / read-only",
+  17: () => "set the hostname",
+  18: () => "bring up lo",
+  19: () => "arrange file descriptors",
+  20: (s, i) => `set rlimit ${s.rlimits[i]?.resource ?? ""}`,
+  21: () => "drop capabilities",
+  22: () => "drop supplementary groups",
+  23: (s) => `switch to group ${s.gid}`,
+  24: (s) => `switch to user ${s.uid}`,
+  25: () => "set the parent-death signal",
+  26: (s) => `working directory ${s.cwd}`,
+  27: () => "set no_new_privs",
+  28: () => "install the seccomp filter",
+  29: () => "start joblet-init",
+  40: () => "fork the command",
+};
+const STAGE_EXEC = 41;
+const STAGE_NOT_FOUND = 42;
+const REPORT_MAGIC = 0x4a424c54;
+
+/** A setup report (struct joblet_report) as a reason and a message a person can act on. */
+export function describeReport(bytes: Uint8Array, spec: SpawnSpec): SetupFailure {
+  if (bytes.length < 16) return { reason: "SETUP_FAILED", message: "the sandbox setup ended without a report" };
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  const [magic, stage, errno, index] = [dv.getUint32(0, true), dv.getInt32(4, true), dv.getInt32(8, true), dv.getInt32(12, true)];
+  if (magic !== REPORT_MAGIC) return { reason: "SETUP_FAILED", message: "the sandbox sent a malformed report" };
+  const command = spec.argv[0] ?? "";
+  if (stage === STAGE_NOT_FOUND) {
+    const path = spec.env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "";
+    const message = command.includes("/") ? `exec "${command}": no such file in the sandbox` : `exec "${command}": not found in the sandbox PATH (${path})`;
+    return { reason: "EXEC_FAILED", message };
+  }
+  if (stage === STAGE_EXEC) return { reason: "EXEC_FAILED", message: `exec "${command}": ${strerror(errno)}` };
+  const what = STAGES[stage]?.(spec, index, errno) ?? `setup step ${stage}`;
+  return { reason: "SETUP_FAILED", message: `${what}: ${strerror(errno)}` };
+}
+
+async function readAll(fd: number): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await new Response(Bun.file(fd).stream()).arrayBuffer());
+  } finally {
+    closeSync(fd); // Bun does not close fds it did not open
+  }
+}
+
+async function pump(fd: number, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+  try {
+    for await (const chunk of Bun.file(fd).stream()) onChunk(chunk);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class Launcher {
+  private readonly waiting = new Map<number, (status: number) => void>();
+
+  constructor() {
+    const fd = ffi.watchStart();
+    void this.watch(fd);
+  }
+
+  /** One background thread reports exited pidfds as int32 records on a pipe. */
+  private async watch(fd: number): Promise<void> {
+    let pending = Buffer.alloc(0);
+    for await (const chunk of Bun.file(fd).stream()) {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
+      while (pending.length >= 4) {
+        const pidfd = pending.readInt32LE(0);
+        pending = pending.subarray(4);
+        const status = ffi.reap(pidfd) ?? -1;
+        const resolve = this.waiting.get(pidfd);
+        this.waiting.delete(pidfd);
+        resolve?.(status); // marks the job gone before its pidfd number can be reused
+        closeSync(pidfd);
+      }
+    }
+  }
+
+  /** Throws (ErrnoError) when the job could not even be cloned; setup failures come through `started`. */
+  launch(spec: SpawnSpec): JobProcess {
+    const p = ffi.spawn(spec);
+    let gone = false;
+    const exited = new Promise<number>((resolve) =>
+      this.waiting.set(p.pidfd, (status) => {
+        gone = true;
+        resolve(status);
+      }),
+    );
+    ffi.watchAdd(p.pidfd);
+    const started = readAll(p.reportFd).then((report) => (report.length ? describeReport(report, spec) : undefined));
+    return {
+      pid: p.pid,
+      started,
+      exited,
+      drain: (onChunk) => Promise.all([pump(p.stdoutFd, onChunk), pump(p.stderrFd, onChunk)]).then(() => undefined),
+      signal: (sig) => !gone && ffi.signal(p.pidfd, SIGNALS[sig] ?? 15),
+    };
+  }
+}
