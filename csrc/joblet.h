@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOBLET_ABI_VERSION 2
+#define JOBLET_ABI_VERSION 3
 
 #define JOBLET_API __attribute__((visibility("default")))
 
@@ -98,5 +98,11 @@ JOBLET_API int joblet_reap(int pidfd, int32_t *status);
  * pidfd number (int32) to the returned pipe when that process exits. Returns the read end or -errno. */
 JOBLET_API int joblet_watch_start(void);
 JOBLET_API int joblet_watch_add(int pidfd);
+
+/* A pool of `size` ready network namespaces (loopback up), refilled by a background thread.
+ * joblet_netns_take() hands one out (an O_CLOEXEC fd, for JOBLET_NETNS_FD) or -EAGAIN when the
+ * pool is empty; the caller closes it after the spawn. */
+JOBLET_API int joblet_netns_pool_start(int size);
+JOBLET_API int joblet_netns_take(void);
 
 #endif

@@ -126,6 +126,7 @@ static void tmp_and_dev(struct plan *pl) {
     for (int i = 0; i < DEV_NODES; i++) {
         if (touch(pl->devnode_dst[i], pl->root_len) < 0) child_fail(pl, JOBLET_STAGE_DEV, i);
         if (mount(pl->devnode_src[i], pl->devnode_dst[i], NULL, MS_BIND, NULL) < 0) child_fail(pl, JOBLET_STAGE_DEV, i);
+        /* meaningless for a char device, but no mount of the job's is left without them */
         if (set_attr(pl->devnode_dst[i], ATTR_NOSUID | ATTR_NOEXEC) < 0) child_fail(pl, JOBLET_STAGE_DEV, i);
     }
     if (mkdir_p(pl->devshm, pl->root_len) < 0) child_fail(pl, JOBLET_STAGE_MKDIR, -1);

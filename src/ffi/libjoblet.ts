@@ -7,7 +7,7 @@ import libraryPath from "../../csrc/libjoblet.so" with { type: "file" };
 import { encodeSpec, type SpawnSpec } from "./spec";
 
 /** Must equal JOBLET_ABI_VERSION in csrc/joblet.h. */
-export const EXPECTED_ABI_VERSION = 2;
+export const EXPECTED_ABI_VERSION = 3;
 
 const symbols = {
   joblet_abi_version: { args: [], returns: FFIType.i32 },
@@ -17,6 +17,8 @@ const symbols = {
   joblet_reap: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   joblet_watch_start: { args: [], returns: FFIType.i32 },
   joblet_watch_add: { args: [FFIType.i32], returns: FFIType.i32 },
+  joblet_netns_pool_start: { args: [FFIType.i32], returns: FFIType.i32 },
+  joblet_netns_take: { args: [], returns: FFIType.i32 },
 } as const;
 
 type Library = ReturnType<typeof dlopen<typeof symbols>>;
@@ -112,4 +114,15 @@ export function watchAdd(pidfd: number): void {
 export function initMemfd(): number {
   const bytes = new Uint8Array(readFileSync(initPath));
   return check(lib().symbols.joblet_sealed_memfd(Buffer.from("joblet-init\0"), ptr(bytes), bytes.length), "memfd for joblet-init");
+}
+
+/** Keeps `size` empty network namespaces ready (see csrc/netns.c). */
+export function netnsPoolStart(size: number): void {
+  check(lib().symbols.joblet_netns_pool_start(size), "network namespace pool");
+}
+
+/** A ready network namespace fd from the pool, or undefined when it is empty. */
+export function netnsTake(): number | undefined {
+  const fd = lib().symbols.joblet_netns_take();
+  return fd >= 0 ? fd : undefined;
 }

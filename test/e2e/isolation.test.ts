@@ -100,6 +100,20 @@ describe("namespaces and visibility", () => {
     expect(lo.out.trim()).toBe("ECONNREFUSED");
   });
 
+  test("7b. every job has its own loopback: a port open in one job is closed in another", async () => {
+    const port = 40000 + (process.pid % 20000);
+    const server = rnx(["--config", d.clients.admin, "job", "run", "python3", "-c", `import socket,time;s=socket.socket();s.bind(("127.0.0.1",${port}));s.listen();print("up",flush=True);time.sleep(30)`]);
+    const id = server.stdout.match(/ID:\s+(\S+)/)![1]!;
+    try {
+      await until("the listener", () => rnx(["--config", d.clients.admin, "job", "status", id]).stdout.includes("RUNNING"));
+      await Bun.sleep(300);
+      expect(sh(`python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",${port}));print("free")'`).out.trim()).toBe("free");
+      expect(job("/work/probe", "tcp", "127.0.0.1", String(port)).out.trim()).toBe("ECONNREFUSED");
+    } finally {
+      rnx(["--config", d.clients.admin, "job", "stop", id]);
+    }
+  });
+
   test("9. host IPC endpoints: no host sockets in the tree, host abstract sockets unreachable", async () => {
     const name = `joblet-test-${process.pid}`;
     const server: Server = createServer(() => undefined);

@@ -249,8 +249,9 @@ describe("daemon settings", () => {
       expect(rnx(["--config", small.clients.admin, "job", "run", "true"]).code).toBe(0); // small requests still pass
     } finally {
       process.kill(small.pid, "SIGINT");
+      expect(await small.exited).toBe(0);
       const out = small.output;
-      expect(await small.stop()).toBe(0);
+      await small.stop();
       expect(out()).toContain("shutting down signal=SIGINT");
     }
   });

@@ -34,6 +34,8 @@ export function accepts(port: number): Promise<boolean> {
 export interface TestDaemon {
   dir: string;
   pid: number;
+  /** the daemon's exit status once it exits */
+  exited: Promise<number>;
   port: number;
   address: string;
   pki: TestPki;
@@ -95,6 +97,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   return {
     dir,
     pid: proc.pid,
+    exited: proc.exited,
     port,
     address,
     pki,

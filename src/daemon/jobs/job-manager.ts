@@ -53,6 +53,7 @@ export class JobManager {
   /** Starts a job; resolves once it runs (or failed to start) with its record. */
   async run(req: RunJobRequest): Promise<JobRecord> {
     if (this.closing) throw new ApiError("UNAVAILABLE", "the daemon is shutting down");
+    const received = performance.now();
     const checked = checkRunRequest(req, this.d.policy);
     const uuid = randomUUID();
     const job: JobRecord = {
@@ -109,7 +110,8 @@ export class JobManager {
     } else {
       job.status = "RUNNING";
       this.d.store.put(job);
-      this.d.log.info("job started", { job: uuid, pid: proc.pid, command: job.command });
+      // startMs: request received → the command exec'd (the benchmark reads it)
+      this.d.log.info("job started", { job: uuid, pid: proc.pid, command: job.command, startMs: Number((performance.now() - received).toFixed(3)) });
       if (job.timeoutMs > 0) {
         live.timeoutTimer = setTimeout(() => {
           live.timedOut = true;

@@ -1,9 +1,9 @@
 // Starts sandboxed processes through libjoblet and watches them: the setup report (exec'd, or
 // which step failed and why), the output pipes, and the exit status (pidfd, via one watcher thread).
-import { closeSync } from "node:fs";
+import { closeSync, read } from "node:fs";
 import { getSystemErrorMap } from "node:util";
 import * as ffi from "../../ffi/libjoblet";
-import type { SpawnSpec } from "../../ffi/spec";
+import { Namespace, type SpawnSpec } from "../../ffi/spec";
 
 export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED";
 
@@ -84,12 +84,19 @@ export function describeReport(bytes: Uint8Array, spec: SpawnSpec): SetupFailure
   return { reason: "SETUP_FAILED", message: `${what}: ${strerror(errno)}` };
 }
 
-async function readAll(fd: number): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await new Response(Bun.file(fd).stream()).arrayBuffer());
-  } finally {
-    closeSync(fd); // Bun does not close fds it did not open
-  }
+/** The setup report: EOF (exec'd) or one 16-byte record. A plain read is the cheapest wait here. */
+function readReport(fd: number): Promise<Uint8Array> {
+  const buf = Buffer.alloc(16);
+  return new Promise((resolve) => {
+    let got = 0;
+    const next = () =>
+      read(fd, buf, got, buf.length - got, null, (err, n) => {
+        if (!err && n > 0 && (got += n) < buf.length) return next();
+        closeSync(fd); // Bun does not close fds it did not open
+        resolve(buf.subarray(0, err ? 0 : got));
+      });
+    next();
+  });
 }
 
 async function pump(fd: number, onChunk: (chunk: Uint8Array) => void): Promise<void> {
@@ -103,9 +110,11 @@ async function pump(fd: number, onChunk: (chunk: Uint8Array) => void): Promise<v
 export class Launcher {
   private readonly waiting = new Map<number, (status: number) => void>();
 
-  constructor() {
+  /** `netnsPool`: how many empty network namespaces to keep ready (0: create each at start). */
+  constructor(netnsPool = 0) {
     const fd = ffi.watchStart();
     void this.watch(fd);
+    if (netnsPool > 0) ffi.netnsPoolStart(netnsPool);
   }
 
   /** One background thread reports exited pidfds as int32 records on a pipe. */
@@ -127,7 +136,14 @@ export class Launcher {
 
   /** Throws (ErrnoError) when the job could not even be cloned; setup failures come through `started`. */
   launch(spec: SpawnSpec): JobProcess {
-    const p = ffi.spawn(spec);
+    // A new network namespace is the slowest part of a start: take a ready one from the pool.
+    const netns = spec.namespaces & Namespace.NET && spec.netnsFd === undefined ? ffi.netnsTake() : undefined;
+    let p: ffi.SpawnedProcess;
+    try {
+      p = ffi.spawn(netns === undefined ? spec : { ...spec, netnsFd: netns });
+    } finally {
+      if (netns !== undefined) closeSync(netns); // the job's processes hold it now
+    }
     let gone = false;
     const exited = new Promise<number>((resolve) =>
       this.waiting.set(p.pidfd, (status) => {
@@ -136,7 +152,7 @@ export class Launcher {
       }),
     );
     ffi.watchAdd(p.pidfd);
-    const started = readAll(p.reportFd).then((report) => (report.length ? describeReport(report, spec) : undefined));
+    const started = readReport(p.reportFd).then((report) => (report.length ? describeReport(report, spec) : undefined));
     return {
       pid: p.pid,
       started,

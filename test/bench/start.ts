@@ -1,0 +1,103 @@
+// Job start benchmark (issue 3): start latency inside the daemon (RunJob received → the user's
+// command exec'd, from the daemon's "job started" log lines), RunJob round trip, and
+// submit→completed of /bin/true through the API (RunJob, then the log stream's end, which comes
+// after the final state is recorded), beside bubblewrap running /bin/true with similar binds.
+// Targets on the 2-core machine: exec p50 ≤ 5 ms, p99 ≤ 15 ms; submit→completed ≤ 2× bwrap.
+// Run: ./node_modules/.bin/bun test/bench/start.ts [runs]   (needs bubblewrap: apt-get install bubblewrap)
+import { jobClient, call, isError } from "../helpers/client";
+import { startDaemon } from "../helpers/daemon";
+import type { RunJobRequest } from "../../src/gen/joblet";
+
+const RUNS = Number(process.argv[2] ?? 500);
+
+interface Stats {
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+}
+function stats(xs: number[]): Stats {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+const request: RunJobRequest = {
+  command: "/bin/true",
+  args: [],
+  maxCpu: 0,
+  cpuCores: "",
+  maxMemory: 0,
+  maxIoBps: 0,
+  uploads: [],
+  schedule: "",
+  network: "",
+  volumes: [],
+  runtime: "",
+  workDir: "",
+  environment: {},
+  secretEnvironment: {},
+  gpuCount: 0,
+  gpuMemoryMb: 0,
+  name: "",
+  timeout: "",
+};
+
+const d = await startDaemon({ config: { logging: { level: "info" }, filesystem: { workspace: { cleanup_on_exit: true } } } });
+const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
+const rpc: number[] = [];
+const total: number[] = [];
+try {
+  for (let i = 0; i < 20; i++) await call(client.runJob, client, request); // warm-up
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const r = await call(client.runJob, client, request);
+    const t1 = performance.now();
+    if (isError(r)) throw new Error(r.details);
+    await new Promise<void>((resolve, reject) => {
+      const s = client.getJobLogs({ uuid: r.jobUuid });
+      s.on("data", () => undefined);
+      s.on("end", resolve);
+      s.on("error", reject);
+    });
+    rpc.push(t1 - t0);
+    total.push(performance.now() - t0);
+    if (i % 100 === 99) await call(client.deleteAllJobs, client, {}); // keep the store small
+  }
+} finally {
+  client.close();
+  await Bun.sleep(200); // let the daemon's last log lines arrive
+  await d.stop();
+}
+const starts = [...d.output().matchAll(/job started .*startMs=([\d.]+)/g)].map((m) => Number(m[1])).slice(20);
+
+const bwrapArgs = ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/", "/bin/true"];
+const bwrap: number[] = [];
+const haveBwrap = Bun.spawnSync(["bwrap", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+if (haveBwrap) {
+  for (let i = 0; i < 20; i++) Bun.spawnSync(["bwrap", ...bwrapArgs]);
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const p = Bun.spawnSync(["bwrap", ...bwrapArgs]);
+    bwrap.push(performance.now() - t0);
+    if (p.exitCode !== 0) throw new Error("bwrap failed");
+  }
+}
+
+const row = (name: string, xs: number[]) => {
+  const s = stats(xs);
+  return `${name.padEnd(52)} ${xs.length.toString().padStart(5)} ${[s.p50, s.p90, s.p99, s.mean].map((v) => v.toFixed(2).padStart(8)).join(" ")}`;
+};
+console.log(`job start, ${RUNS} runs of /bin/true (ms)\n`);
+console.log(`${"measure".padEnd(52)} ${"n".padStart(5)} ${["p50", "p90", "p99", "mean"].map((h) => h.padStart(8)).join(" ")}`);
+console.log(row("daemon: RunJob received -> command exec'd", starts));
+console.log(row("client: RunJob round trip (mTLS)", rpc));
+console.log(row("client: submit -> completed (RunJob + log end)", total));
+if (haveBwrap) console.log(row("bwrap --unshare-all /bin/true (spawn -> exit)", bwrap));
+else console.log("bwrap: not installed (apt-get install bubblewrap) — comparison skipped");
+const s = stats(starts);
+console.log(`\ntarget exec p50 <= 5 ms: ${s.p50 <= 5 ? "met" : "NOT met"} (${s.p50.toFixed(2)}); p99 <= 15 ms: ${s.p99 <= 15 ? "met" : "NOT met"} (${s.p99.toFixed(2)})`);
+if (haveBwrap) {
+  const ratio = stats(total).p50 / stats(bwrap).p50;
+  console.log(`target submit->completed <= 2x bwrap (p50): ${ratio <= 2 ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`);
+}
