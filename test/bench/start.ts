@@ -4,9 +4,8 @@
 // after the final state is recorded), beside bubblewrap running /bin/true with similar binds.
 // Targets on the 2-core machine: exec p50 ≤ 5 ms, p99 ≤ 15 ms; submit→completed ≤ 2× bwrap.
 // Run: ./node_modules/.bin/bun test/bench/start.ts [runs]   (needs bubblewrap: apt-get install bubblewrap)
-import { jobClient, call, isError } from "../helpers/client";
+import { jobClient, call, isError, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
-import type { RunJobRequest } from "../../src/gen/joblet";
 
 const RUNS = Number(process.argv[2] ?? 500);
 
@@ -22,26 +21,7 @@ function stats(xs: number[]): Stats {
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
-const request: RunJobRequest = {
-  command: "/bin/true",
-  args: [],
-  maxCpu: 0,
-  cpuCores: "",
-  maxMemory: 0,
-  maxIoBps: 0,
-  uploads: [],
-  schedule: "",
-  network: "",
-  volumes: [],
-  runtime: "",
-  workDir: "",
-  environment: {},
-  secretEnvironment: {},
-  gpuCount: 0,
-  gpuMemoryMb: 0,
-  name: "",
-  timeout: "",
-};
+const request = runRequest({ command: "/bin/true" });
 
 const d = await startDaemon({ config: { logging: { level: "info" }, filesystem: { workspace: { cleanup_on_exit: true } } } });
 const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
-import { call, isError, jobClient, readLogs, type RpcError } from "../helpers/client";
+import { call, isError, jobClient, readLogs, runRequest, type RpcError } from "../helpers/client";
 import { startDaemon, type TestDaemon } from "../helpers/daemon";
 import { rnx } from "../helpers/run";
 
@@ -24,27 +24,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const request = (r: Partial<RunJobRequest>): RunJobRequest => ({
-  command: "true",
-  args: [],
-  maxCpu: 0,
-  cpuCores: "",
-  maxMemory: 0,
-  maxIoBps: 0,
-  uploads: [],
-  schedule: "",
-  network: "",
-  volumes: [],
-  runtime: "",
-  workDir: "",
-  environment: {},
-  secretEnvironment: {},
-  gpuCount: 0,
-  gpuMemoryMb: 0,
-  name: "",
-  timeout: "",
-  ...r,
-});
+const request = runRequest;
 
 const run = (r: Partial<RunJobRequest>) => call(client.runJob, client, request(r));
 const status = (uuid: string) => call(client.getJobStatus, client, { uuid });

@@ -1,6 +1,6 @@
 // A raw gRPC client for tests that need status codes or requests rnx would never send.
 import * as grpc from "@grpc/grpc-js";
-import { JobServiceClient } from "../../src/gen/joblet";
+import { JobServiceClient, type RunJobRequest } from "../../src/gen/joblet";
 import type { CertBundle } from "../../src/pki/authority";
 
 export interface RpcError {
@@ -38,4 +38,29 @@ export function readLogs(client: JobServiceClient, uuid: string): Promise<Buffer
     s.on("error", reject);
     s.on("end", () => resolve(Buffer.concat(parts)));
   });
+}
+
+/** A RunJob request with every field at its default, then `r`. */
+export function runRequest(r: Partial<RunJobRequest> = {}): RunJobRequest {
+  return {
+    command: "true",
+    args: [],
+    maxCpu: 0,
+    cpuCores: "",
+    maxMemory: 0,
+    maxIoBps: 0,
+    uploads: [],
+    schedule: "",
+    network: "",
+    volumes: [],
+    runtime: "",
+    workDir: "",
+    environment: {},
+    secretEnvironment: {},
+    gpuCount: 0,
+    gpuMemoryMb: 0,
+    name: "",
+    timeout: "",
+    ...r,
+  };
 }

@@ -12,7 +12,8 @@ import { withUnimplemented } from "./unimplemented";
 const masked = (job: JobRecord) => Object.fromEntries(job.secretNames.map((n) => [n, "***"]));
 const duration = (ms: number) => (ms === 0 ? "" : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
 
-export function toJob(j: JobRecord): Job {
+/** The fields Job and GetJobStatusResponse share. */
+function common(j: JobRecord) {
   return {
     uuid: j.uuid,
     command: j.command,
@@ -39,36 +40,12 @@ export function toJob(j: JobRecord): Job {
   };
 }
 
+export function toJob(j: JobRecord): Job {
+  return common(j);
+}
+
 export function toStatus(j: JobRecord): GetJobStatusResponse {
-  return {
-    uuid: j.uuid,
-    command: j.command,
-    args: j.args,
-    maxCpu: j.maxCpu,
-    cpuCores: j.cpuCores,
-    maxMemory: j.maxMemory,
-    maxIoBps: j.maxIoBps,
-    status: j.status,
-    startTime: j.startTime,
-    endTime: j.endTime ?? "",
-    exitCode: j.exitCode ?? 0,
-    scheduledTime: j.scheduledTime ?? "",
-    environment: j.environment,
-    secretEnvironment: masked(j),
-    network: j.network,
-    volumes: j.volumes,
-    runtime: j.runtime,
-    workDir: j.workDir,
-    uploads: j.uploads,
-    gpuIndices: [],
-    gpuCount: j.gpuCount,
-    gpuMemoryMb: j.gpuMemoryMb,
-    nodeId: j.nodeId,
-    name: j.name,
-    failureReason: j.failureReason ?? "",
-    failureMessage: j.failureMessage ?? "",
-    timeout: duration(j.timeoutMs),
-  };
+  return { ...common(j), network: j.network, volumes: j.volumes, workDir: j.workDir, uploads: j.uploads, timeout: duration(j.timeoutMs) };
 }
 
 export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceImplementation {
