@@ -169,6 +169,17 @@ describe("privileges and syscalls", () => {
     expect(without).toBe("0");
   });
 
+  test("signals: nothing ignored or blocked is inherited from the daemon (SIGPIPE works)", () => {
+    const r = job("grep", "-E", "^Sig(Ign|Blk):", "/proc/self/status");
+    expect(r.out).toBe("SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    expect(sh("yes | head -c 3; echo").out).toBe("y\ny\n"); // yes dies of SIGPIPE instead of spinning
+  });
+
+  test("init reaps orphans: no zombies pile up", () => {
+    const r = sh("for i in 1 2 3 4 5; do sh -c 'sleep 0.05 &'; done; sleep 0.4; grep -h '^State:' /proc/[0-9]*/status | grep -c zombie");
+    expect(r.out.trim()).toBe("0");
+  });
+
   test("17. denied syscalls answer EPERM", () => {
     const checks = ["ptrace", "mount", "umount", "pivot_root", "chroot", "keyctl", "add_key", "bpf", "perf_event_open", "kexec_load", "init_module", "finit_module", "userfaultfd", "io_uring_setup", "unshare", "setns", "clone_newuser", "tiocsti", "tiocsti_high", "x32"];
     const r = sh(`for c in ${checks.join(" ")}; do echo "$c $(./probe $c)"; done`);

@@ -232,6 +232,27 @@ describe("logs", () => {
     expect((await finished(r.jobUuid)).status).toBe("COMPLETED");
   });
 
+  test("a follower that stops reading holds up neither the job nor the other followers, and still gets every byte", async () => {
+    const r = await run({ command: "sh", args: ["-c", "seq 1 400000"] }); // ~2.7 MB
+    if (isError(r)) throw new Error(r.details);
+    const parts: Buffer[] = [];
+    const slow = client.getJobLogs({ uuid: r.jobUuid });
+    slow.on("data", (c: { payload: Buffer }) => parts.push(Buffer.from(c.payload)));
+    slow.pause(); // flow control: the server may not send more than the window
+    const others = await Promise.all([readLogs(client, r.jobUuid), readLogs(client, r.jobUuid)]);
+    expect((await finished(r.jobUuid)).status).toBe("COMPLETED");
+    const done = new Promise<void>((resolve, reject) => {
+      slow.on("end", resolve);
+      slow.on("error", reject);
+    });
+    slow.resume();
+    await done;
+    const hash = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+    expect(hash(Buffer.concat(parts))).toBe(hash(others[0]!));
+    expect(hash(others[1]!)).toBe(hash(others[0]!));
+    expect(others[0]!.toString().endsWith("399999\n400000\n")).toBe(true);
+  });
+
   test("a log stops at joblet.maxLogSize with a note, and the daemon's memory stays flat under `yes`", async () => {
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d.pid}/status`, "utf8"))![1]) * 1024;
     const before = rss();
