@@ -64,6 +64,7 @@ struct plan {
     struct rlimit_plan *rlimits;
     int nrlimits;
     int init_fd;
+    int cgroup_fd;
     int root_writable;
 
     /* derived paths */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOBLET_ABI_VERSION 3
+#define JOBLET_ABI_VERSION 4
 
 #define JOBLET_API __attribute__((visibility("default")))
 
@@ -37,6 +37,7 @@ enum joblet_tag {
     JOBLET_MASK = 18,        /* string, repeated: path inside the job hidden (empty, read-only) */
     JOBLET_READONLY = 19,    /* string, repeated: path inside the job made read-only (e.g. /proc/sys) */
     JOBLET_ROOT_WRITABLE = 20, /* no payload: leave the tmpfs root writable (filesystem.readonly_rootfs: false) */
+    JOBLET_CGROUP_FD = 21,   /* i32: a cgroup2 directory the job is born in (clone3 CLONE_INTO_CGROUP) */
 };
 
 enum joblet_ns {

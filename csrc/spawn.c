@@ -111,6 +111,38 @@ static int child_main(void *arg) {
     child_fail(pl, JOBLET_STAGE_EXEC_INIT, -1);
 }
 
+struct clone3_args { /* struct clone_args, CLONE_ARGS_SIZE_VER2 */
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* clone3 that runs fn(arg) on the given stack in the child, like glibc's clone() does for clone:
+ * the child returns from the syscall on its new stack, so it must not return into C code. fn
+ * and arg ride in callee-saved registers, which the kernel copies into the child. */
+static long clone3_run(struct clone3_args *ca, int (*fn)(void *), void *arg) {
+    long ret;
+    register void *r13 __asm__("r13") = (void *)fn;
+    register void *r12 __asm__("r12") = arg;
+    __asm__ volatile(
+        "syscall\n\t"
+        "testq %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "xorl %%ebp, %%ebp\n\t"     /* child: outermost frame */
+        "movq %%r12, %%rdi\n\t"
+        "callq *%%r13\n\t"
+        "movl %%eax, %%edi\n\t"
+        "movl $60, %%eax\n\t"       /* exit(fn's result) if it ever returns */
+        "syscall\n\t"
+        "hlt\n\t"
+        "1:\n\t"
+        : "=a"(ret)
+        : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(r13), "r"(r12)
+        : "rcx", "r11", "memory");
+    return ret;
+}
+
 static int read_cap_last(void) {
     int last = 40;
     FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
@@ -148,7 +180,7 @@ int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc,
     pl->err_wr = errp[1];
     pl->report_wr = report[1];
 
-    int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS | SIGCHLD;
+    uint64_t flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS;
     if (pl->namespaces & JOBLET_NS_UTS) flags |= CLONE_NEWUTS;
     if (pl->namespaces & JOBLET_NS_IPC) flags |= CLONE_NEWIPC;
     if ((pl->namespaces & JOBLET_NS_NET) && pl->netns_fd < 0) flags |= CLONE_NEWNET;
@@ -163,16 +195,31 @@ int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc,
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* no daemon handler may run in the child */
     int pidfd = -1;
-    pid_t pid = clone(child_main, stack + STACK_SIZE, flags, pl, &pidfd); /* returns once the child exec'd or died */
+    /* returns once the child exec'd or died (CLONE_VFORK) */
+    struct clone3_args ca = {
+        .flags = flags | (pl->cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+        .stack = (uint64_t)(uintptr_t)stack,
+        .stack_size = STACK_SIZE,
+        .cgroup = pl->cgroup_fd >= 0 ? (uint64_t)pl->cgroup_fd : 0,
+    };
+    long pid = clone3_run(&ca, child_main, pl);
+    if (pid == -ENOSYS && pl->cgroup_fd < 0) /* no clone3: glibc's clone does the same without a cgroup */
+        pid = clone(child_main, stack + STACK_SIZE, (int)flags | SIGCHLD, pl, &pidfd);
+    else if (pid < 0) {
+        errno = (int)-pid;
+        pid = -1;
+    }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     munmap(stack, STACK_SIZE);
     if (pid < 0) {
         rc = -saved;
-        snprintf(err, errlen, "clone: %s", strerror(saved));
+        snprintf(err, errlen, "clone3: %s%s", strerror(saved), pl->cgroup_fd >= 0 && saved == ENOSYS ? " (CLONE_INTO_CGROUP needs Linux 5.7)" : "");
         goto done;
     }
-    proc->pid = pid;
+    proc->pid = (int32_t)pid;
     proc->pidfd = pidfd;
     proc->stdout_fd = out[0];
     proc->stderr_fd = errp[0];

@@ -77,6 +77,7 @@ struct plan *plan_parse(const uint8_t *spec, size_t len, char *err, size_t errle
     if (!pl) return fail(err, errlen, "out of memory"), NULL;
     pl->netns_fd = -1;
     pl->init_fd = -1;
+    pl->cgroup_fd = -1;
     pl->report_wr = pl->out_wr = pl->err_wr = pl->devnull = -1;
     const char **args = NULL;
     int nargs = 0, nenv = 0;
@@ -163,9 +164,12 @@ struct plan *plan_parse(const uint8_t *spec, size_t len, char *err, size_t errle
             break;
         case JOBLET_NETNS_FD:
         case JOBLET_INIT_FD:
+        case JOBLET_CGROUP_FD:
             if (n != 4) goto bad;
             memcpy(&i32, v, 4);
-            if (tag == JOBLET_NETNS_FD) pl->netns_fd = i32; else pl->init_fd = i32;
+            if (tag == JOBLET_NETNS_FD) pl->netns_fd = i32;
+            else if (tag == JOBLET_INIT_FD) pl->init_fd = i32;
+            else pl->cgroup_fd = i32;
             break;
         case JOBLET_NAMESPACES:
             if (n != 4) goto bad;

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc make libc6-dev openssl ca-certificates procps zsh python3 util-linux bubblewrap)
+APT_PACKAGES=(gcc make libc6-dev openssl ca-certificates procps zsh python3 util-linux bubblewrap qemu-system-x86 busybox-static e2fsprogs)
 
 fail() {
   echo "test.sh: $*" >&2
@@ -26,7 +26,7 @@ npm run --silent typecheck || fail "type check failed"
 BUN=./node_modules/.bin/bun
 LOG=$(mktemp)
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(test/unit test/e2e)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(test/unit test/e2e test/vm)
 # e2e tests start daemons and real sandboxes: a generous per-test limit
 "$BUN" test --timeout 120000 "${TARGETS[@]}" 2>&1 | tee "$LOG"
 RC=${PIPESTATUS[0]}

@@ -1,10 +1,10 @@
 // rnx job …: submit, inspect, follow and stop jobs (JobService).
 import { lstatSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import type { FileUpload, RunJobRequest } from "../gen/joblet";
+import type { FileUpload, JobMetricsEvent, RunJobRequest } from "../gen/joblet";
 import { listOption, UsageError, type Options } from "./cli";
 import { withConnection, type Connection, type GlobalOptions } from "./connection";
-import { printFields, printJson, printTable } from "./output";
+import { formatBytes, printFields, printJson, printTable, toJsonValue } from "./output";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ENV_VALUE = 32 * 1024;
@@ -66,6 +66,7 @@ export function buildRunRequest(args: string[], o: Options): RunJobRequest {
     cpuCores: text(o.cpuCores),
     maxMemory: intFlag("--max-memory", o.maxMemory, "a memory limit in MB"),
     maxIoBps: intFlag("--max-iobps", o.maxIobps, "an IO limit in bytes per second"),
+    maxPids: intFlag("--max-pids", o.maxPids, "a number of processes"),
     uploads: [...listOption(o.upload).map((f) => uploadFile(f, basename(f))), ...listOption(o.uploadDir).flatMap(uploadDir)],
     schedule: text(o.schedule),
     network: text(o.network),
@@ -134,7 +135,7 @@ export async function run(args: string[], o: Options & GlobalOptions): Promise<n
     }
     await follow(c, res.jobUuid, o.json);
     const s = await c.call(c.jobs, "getJobStatus", { uuid: res.jobUuid });
-    if (s.failureMessage) process.stderr.write(`rnx: job ${s.uuid} ${s.status}: ${s.failureMessage}\n`);
+    if (s.failureMessage) process.stderr.write(`rnx: job ${s.uuid} ${s.status} (${s.failureReason}): ${s.failureMessage}\n`);
     if (s.status === "COMPLETED") return 0;
     return s.exitCode > 0 && s.exitCode < 256 ? s.exitCode : 1;
   });
@@ -184,7 +185,7 @@ export async function status(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const s = await c.call(c.jobs, "getJobStatus", { uuid: args[0]! });
     if (o.json) return printJson(snake(s));
-    const limits = [s.maxCpu && `cpu ${s.maxCpu}%`, s.cpuCores && `cores ${s.cpuCores}`, s.maxMemory && `memory ${s.maxMemory} MB`, s.maxIoBps && `io ${s.maxIoBps} B/s`].filter(Boolean).join(", ");
+    const limits = [s.maxCpu && `cpu ${s.maxCpu}%`, s.cpuCores && `cores ${s.cpuCores}`, s.maxMemory && `memory ${s.maxMemory} MB`, s.maxIoBps && `io ${s.maxIoBps} B/s`, s.maxPids && `pids ${s.maxPids}`].filter(Boolean).join(", ");
     const env = [...Object.entries(s.environment).map(([k, v]) => `${k}=${v}`), ...Object.keys(s.secretEnvironment).map((k) => `${k}=*** (secret)`)];
     printFields([
       ["ID", s.uuid],
@@ -243,9 +244,27 @@ export async function removeAll(_args: string[], o: GlobalOptions): Promise<void
   });
 }
 
-export async function metrics(args: string[], o: GlobalOptions): Promise<void> {
-  await withConnection(o, async (c) => {
-    for await (const m of c.stream(c.jobs, "getJobMetrics", { jobUuid: args[0]!, startTime: 0n, endTime: 0n, limit: 0 })) printJson(m);
+export async function metrics(args: string[], o: GlobalOptions): Promise<number> {
+  return withConnection(o, async (c) => {
+    let last = -1n;
+    let shown = 0;
+    const show = (m: JobMetricsEvent) => {
+      if (m.timestamp <= last) return; // the live stream starts with samples the history had
+      last = m.timestamp;
+      if (o.json) return void process.stdout.write(`${JSON.stringify(toJsonValue(snake(m)))}\n`);
+      if (shown++ === 0) process.stdout.write(`${["TIME", "CPU%", "MEMORY", "LIMIT", "READ", "WRITE"].map((h, i) => (i ? h.padStart(10) : h.padEnd(24))).join("")}\n`);
+      const time = new Date(Number(m.timestamp / 1_000_000n)).toISOString();
+      const cells = [m.cpuPercent.toFixed(1), formatBytes(m.memoryBytes), m.memoryLimit ? formatBytes(m.memoryLimit) : "-", formatBytes(m.diskReadBytes), formatBytes(m.diskWriteBytes)];
+      process.stdout.write(`${time.padEnd(24)}${cells.map((x) => x.padStart(10)).join("")}\n`);
+    };
+    const jobUuid = args[0]!;
+    for await (const m of c.stream(c.jobs, "getJobMetrics", { jobUuid, startTime: 0n, endTime: 0n, limit: 0 })) show(m);
+    for await (const m of c.stream(c.jobs, "streamJobMetrics", { jobUuid })) show(m);
+    if (last < 0n) {
+      process.stderr.write(`rnx: no metrics for job ${jobUuid} (samples are taken every telemetry.metrics_interval)\n`);
+      return 1;
+    }
+    return 0;
   });
 }
 

@@ -58,6 +58,8 @@ const joblet = section({
   defaultCpuLimit: nonNegativeInt().default(100),
   defaultMemoryLimit: nonNegativeInt().default(512),
   defaultIoLimit: nonNegativeInt().default(0),
+  /** joblet extension: processes (and threads) per job; a request may only lower it (0 = none) */
+  defaultPidsLimit: nonNegativeInt().default(512),
   maxConcurrentJobs: positiveInt().default(100),
   jobTimeout: duration().default(24 * 3_600_000),
   validateCommands: bool().default(true),

@@ -10,9 +10,6 @@ export interface PendingKey {
 
 export const NOT_IMPLEMENTED: readonly PendingKey[] = [
   { key: "server.tls.cipher_suites", feature: "TLS 1.3 cipher suite selection (BoringSSL in Bun fixes the TLS 1.3 suites)" },
-  { key: "joblet.defaultCpuLimit", feature: "resource control (cgroups)" },
-  { key: "joblet.defaultMemoryLimit", feature: "resource control (cgroups)" },
-  { key: "joblet.defaultIoLimit", feature: "resource control (cgroups)" },
   { key: "joblet.maxConcurrentJobs", feature: "concurrency limits (scheduler)" },
   { key: "joblet.preserveFailedJobs", feature: "job retention" },
   { key: "joblet.isolation", feature: "runtime builds" },
@@ -25,13 +22,13 @@ export const NOT_IMPLEMENTED: readonly PendingKey[] = [
   { key: "persist.server", feature: "nothing: there is no separate persist process" },
   { key: "persist.ipc", feature: "nothing: there is no separate persist process" },
   { key: "persist.storage.type", feature: "remote log storage (CloudWatch, S3)" },
-  { key: "persist.storage.local.metrics", feature: "job metrics" },
   { key: "persist.storage.local.events", feature: "eBPF telematics" },
   { key: "persist.storage.cloudwatch", feature: "remote log storage (CloudWatch, S3)" },
   { key: "persist.storage.s3", feature: "remote log storage (CloudWatch, S3)" },
-  { key: "telemetry", feature: "job metrics and eBPF telematics" },
+  { key: "telemetry.ebpf_enabled", feature: "eBPF telematics" },
+  { key: "telemetry.event_types", feature: "eBPF telematics" },
   { key: "state", feature: "durable state" },
-  { key: "cgroup", feature: "resource control (cgroups)" },
+  { key: "cgroup.accounting.interval", feature: "nothing: telemetry.metrics_interval sets how often jobs are sampled" },
   { key: "filesystem.workspace.default_quota", feature: "workspace size quota" },
   { key: "monitoring", feature: "monitoring and Prometheus metrics" },
 ];

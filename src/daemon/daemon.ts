@@ -5,8 +5,14 @@ import { join } from "node:path";
 import type { ServerConfig } from "../config/load";
 import { initMemfd } from "../ffi/libjoblet";
 import { MemoryJobStore } from "./jobs/job";
+import { MetricsSampler, MetricsStore } from "./jobs/metrics";
+import { diskOf } from "./sandbox/cgroups/device";
+import { onlineCpus } from "./sandbox/cgroups/hierarchy";
+import { requireEnforceable, type Host } from "./sandbox/cgroups/limits";
+import { selectDriver } from "./sandbox/cgroups/select";
 import { JobManager } from "./jobs/job-manager";
 import type { Logger } from "./logging/logger";
+import type { CgroupDriver } from "./sandbox/cgroups/driver";
 import { LogStore } from "./logs/log-store";
 import { Launcher } from "./sandbox/launcher";
 import { SandboxTemplate } from "./sandbox/template";
@@ -21,7 +27,9 @@ export class Daemon {
   private constructor(
     private readonly server: JobletServer,
     readonly jobs: JobManager,
+    private readonly cgroups: CgroupDriver,
     private readonly stopGraceMs: number,
+    private readonly log: Logger,
   ) {}
 
   get port(): number {
@@ -41,12 +49,36 @@ export class Daemon {
       binds: template.mounts.binds.map((b) => b.dst).join(","),
       namespaces: config.namespaces.join(","),
     });
+    const workspaces = new Workspaces(config.filesystem.baseDir, user); // creates baseDir
+    const cgroupLog = log.child("cgroup");
+    const cgroups = selectDriver(config.cgroup.version, config.cgroup.enableControllers, config.cgroup.accounting.enabled);
+    const stale = await cgroups.cleanStale();
+    const host: Host = { cpus: onlineCpus(), ioDevice: diskOf(config.filesystem.baseDir), driver: cgroups };
+    cgroupLog.info(`cgroup driver ${cgroups.describe()}`, { staleRemoved: stale, cpus: host.cpus.length, ioDevice: host.ioDevice ?? "none" });
+    const limitDefaults = {
+      cpuPercent: config.joblet.defaultCpuLimit,
+      memoryMb: config.joblet.defaultMemoryLimit,
+      ioBps: config.joblet.defaultIoLimit,
+      pids: config.joblet.defaultPidsLimit,
+    };
+    // Defaults the host cannot enforce are a configuration problem, found now rather than per job.
+    try {
+      requireEnforceable({ ...limitDefaults, cpuCores: "" }, host);
+    } catch (e) {
+      throw new Error(`joblet default limits: ${(e as Error).message}`);
+    }
+    const metricsStore = new MetricsStore(config.persist.storage.local.metrics.directory ?? "/opt/joblet/metrics");
     const jobs = new JobManager({
+      cgroups,
+      host,
+      limitDefaults,
+      metrics: config.cgroup.accounting.enabled ? new MetricsSampler(metricsStore, config.telemetry.metrics_interval) : undefined,
+      metricsStore,
       store: new MemoryJobStore(),
       logs: new LogStore(config.persist.storage.local.logs.directory ?? "/opt/joblet/logs", { maxBytes: config.joblet.maxLogSize, chunkSize: config.buffers.chunk_size }),
       launcher: new Launcher(config.namespaces.includes("network") ? NETNS_POOL : 0),
       template,
-      workspaces: new Workspaces(config.filesystem.baseDir, user),
+      workspaces,
       log: log.child("jobs"),
       nodeId: config.server.nodeId,
       policy: {
@@ -60,12 +92,14 @@ export class Daemon {
       preserveOnFailure: config.filesystem.workspace.preserve_on_failure,
     });
     const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, log: log.child("grpc") });
-    return new Daemon(server, jobs, Math.min(config.joblet.cleanupTimeout, 5000));
+    return new Daemon(server, jobs, cgroups, Math.min(config.joblet.cleanupTimeout, 5000), log);
   }
 
   /** Running jobs are stopped first (their log streams end), then the server. */
   async stop(): Promise<void> {
     await this.jobs.shutdown(this.stopGraceMs);
     await this.server.stop(5000);
+    await this.jobs.settled(); // job cgroups removed
+    await this.cgroups.close().catch((e: Error) => this.log.warn("cgroup directories not removed", { error: e.message }));
   }
 }

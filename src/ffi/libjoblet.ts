@@ -7,7 +7,7 @@ import libraryPath from "../../csrc/libjoblet.so" with { type: "file" };
 import { encodeSpec, type SpawnSpec } from "./spec";
 
 /** Must equal JOBLET_ABI_VERSION in csrc/joblet.h. */
-export const EXPECTED_ABI_VERSION = 3;
+export const EXPECTED_ABI_VERSION = 4;
 
 const symbols = {
   joblet_abi_version: { args: [], returns: FFIType.i32 },

@@ -22,6 +22,7 @@ export const Tag = {
   MASK: 18,
   READONLY: 19,
   ROOT_WRITABLE: 20,
+  CGROUP_FD: 21,
 } as const;
 
 export const Namespace = { NET: 1, IPC: 2, UTS: 4, CGROUP: 8 } as const;
@@ -45,7 +46,10 @@ export interface SpawnSpec {
   uid: number;
   gid: number;
   tmpOptions: string;
+  /** cgroup.procs files the child joins first thing (cgroup v1 hierarchies) */
   cgroupProcs: string[];
+  /** a cgroup2 directory fd: the job is born in it (clone3 CLONE_INTO_CGROUP) */
+  cgroupFd?: number;
   netnsFd?: number;
   /** Namespace flags beyond the always-new pid and mount namespaces */
   namespaces: number;
@@ -90,6 +94,7 @@ export function encodeSpec(s: SpawnSpec): Uint8Array {
   record(Tag.TMP_OPTIONS, text(s.tmpOptions));
   for (const c of s.cgroupProcs) record(Tag.CGROUP_PROCS, text(c));
   if (s.netnsFd !== undefined) record(Tag.NETNS_FD, i32(s.netnsFd));
+  if (s.cgroupFd !== undefined) record(Tag.CGROUP_FD, i32(s.cgroupFd));
   record(Tag.NAMESPACES, u32(s.namespaces));
   for (const r of s.rlimits) {
     const b = new Uint8Array(20);

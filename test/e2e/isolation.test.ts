@@ -269,7 +269,7 @@ describe("lifecycle limits", () => {
   test("40. a wall-clock limit kills with 137 and says TIMEOUT", () => {
     const r = rnx(["--config", d.clients.admin, "job", "run", "-f", "--timeout=1s", "sleep", "10"]);
     expect(r.code).toBe(137);
-    expect(r.stderr).toContain("FAILED: killed after the time limit of 1s");
+    expect(r.stderr).toContain("FAILED (TIMEOUT): killed after the time limit of 1s");
   });
 
   test("42. stop kills daemonized, double-forked and setsid'd descendants", async () => {
@@ -305,5 +305,9 @@ describe("lifecycle limits", () => {
     } finally {
       await own.stop();
     }
+    // the next daemon removes the cgroups the killed one left
+    const next = await startDaemon();
+    await next.stop();
+    expect(next.output()).toMatch(/cgroup driver .* staleRemoved=[1-9]/);
   });
 });

@@ -49,6 +49,7 @@ export function runRequest(r: Partial<RunJobRequest> = {}): RunJobRequest {
     cpuCores: "",
     maxMemory: 0,
     maxIoBps: 0,
+    maxPids: 0,
     uploads: [],
     schedule: "",
     network: "",

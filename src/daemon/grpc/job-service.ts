@@ -1,7 +1,8 @@
 // JobService: the wire API over the JobManager. Secret values never leave the daemon: responses
 // carry their names with "***".
 import type * as grpc from "@grpc/grpc-js";
-import type { GetJobStatusResponse, Job, JobServiceServer } from "../../gen/joblet";
+import type { GetJobStatusResponse, Job, JobMetricsEvent, JobServiceServer } from "../../gen/joblet";
+import type { Sample } from "../jobs/metrics";
 import { JobServiceService } from "../../gen/joblet";
 import type { JobRecord } from "../jobs/job";
 import type { JobManager } from "../jobs/job-manager";
@@ -22,6 +23,7 @@ function common(j: JobRecord) {
     cpuCores: j.cpuCores,
     maxMemory: j.maxMemory,
     maxIoBps: j.maxIoBps,
+    maxPids: j.maxPids,
     status: j.status,
     startTime: j.startTime,
     endTime: j.endTime ?? "",
@@ -46,6 +48,22 @@ export function toJob(j: JobRecord): Job {
 
 export function toStatus(j: JobRecord): GetJobStatusResponse {
   return { ...common(j), network: j.network, volumes: j.volumes, workDir: j.workDir, uploads: j.uploads, timeout: duration(j.timeoutMs) };
+}
+
+export function toMetricsEvent(uuid: string, s: Sample): JobMetricsEvent {
+  return {
+    timestamp: s.timestamp,
+    jobUuid: uuid,
+    cpuPercent: s.cpuPercent,
+    memoryBytes: BigInt(s.memoryBytes),
+    memoryLimit: BigInt(s.memoryLimit),
+    diskReadBytes: BigInt(s.diskReadBytes),
+    diskWriteBytes: BigInt(s.diskWriteBytes),
+    netRecvBytes: 0n,
+    netSentBytes: 0n,
+    gpuPercent: 0,
+    gpuMemoryBytes: 0n,
+  };
 }
 
 export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceImplementation {
@@ -76,6 +94,14 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       const jobLog = jobs.logOf(req.uuid);
       for await (const payload of jobLog.follow(0, cancelled)) yield { payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length) };
     }),
+    getJobMetrics: serverStream(log, async function* (req) {
+      const { job, samples } = jobs.metricsHistory(req.jobUuid, { start: req.startTime, end: req.endTime, limit: req.limit });
+      for (const s of samples) yield toMetricsEvent(job.uuid, s);
+    }),
+    streamJobMetrics: serverStream(log, async function* (req, cancelled) {
+      const { job, samples } = jobs.metricsLive(req.jobUuid, cancelled);
+      for await (const s of samples) yield toMetricsEvent(job.uuid, s);
+    }),
   };
-  return withUnimplemented(JobServiceService, "job metrics and telematics", handlers as Record<string, grpc.UntypedHandleCall>);
+  return withUnimplemented(JobServiceService, "job telematics", handlers as Record<string, grpc.UntypedHandleCall>);
 }

@@ -7,10 +7,13 @@ import { ErrnoError } from "../../ffi/libjoblet";
 import { ApiError, invalid, notFound, precondition } from "../errors";
 import type { Logger } from "../logging/logger";
 import type { JobLog, LogStore } from "../logs/log-store";
+import type { CgroupDriver, JobCgroup } from "../sandbox/cgroups/driver";
+import { resolveLimits, type Host, type LimitDefaults } from "../sandbox/cgroups/limits";
 import type { JobProcess, Launcher } from "../sandbox/launcher";
 import type { SandboxTemplate } from "../sandbox/template";
 import type { Workspaces } from "../sandbox/workspace";
 import { TERMINAL, type FailureReason, type JobRecord, type JobStore } from "./job";
+import type { MetricsSampler, MetricsStore, Sample } from "./metrics";
 import { writeUploads } from "./uploads";
 import { checkRunRequest, type RunPolicy } from "./validation";
 
@@ -19,6 +22,13 @@ export interface JobManagerDeps {
   logs: LogStore;
   launcher: Launcher;
   template: SandboxTemplate;
+  cgroups: CgroupDriver;
+  /** CPUs, the workspace disk and the driver, for checking limits */
+  host: Host;
+  limitDefaults: LimitDefaults;
+  /** undefined: metrics off (cgroup.accounting.enabled: false) */
+  metrics?: MetricsSampler;
+  metricsStore: MetricsStore;
   workspaces: Workspaces;
   log: Logger;
   nodeId: string;
@@ -33,6 +43,7 @@ export interface JobManagerDeps {
 /** What the manager keeps about a job while its process lives. */
 interface Live {
   proc?: JobProcess;
+  cgroup?: JobCgroup;
   /** settles when the final state is recorded */
   done: Promise<JobRecord>;
   stopRequested: boolean;
@@ -47,6 +58,8 @@ const MIN_PREFIX = 8;
 export class JobManager {
   private readonly live = new Map<string, Live>();
   private closing = false;
+  /** cgroup removals still in progress */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(private readonly d: JobManagerDeps) {}
 
@@ -55,16 +68,18 @@ export class JobManager {
     if (this.closing) throw new ApiError("UNAVAILABLE", "the daemon is shutting down");
     const received = performance.now();
     const checked = checkRunRequest(req, this.d.policy);
+    const limits = resolveLimits(req, this.d.limitDefaults, this.d.host);
     const uuid = randomUUID();
     const job: JobRecord = {
       uuid,
       name: checked.name,
       command: checked.command,
       args: checked.args,
-      maxCpu: checked.maxCpu,
-      cpuCores: checked.cpuCores,
-      maxMemory: checked.maxMemory,
-      maxIoBps: checked.maxIoBps,
+      maxCpu: limits.cpuPercent,
+      cpuCores: limits.cpuCores,
+      maxMemory: limits.memoryMb,
+      maxIoBps: limits.ioBps,
+      maxPids: limits.pids,
       network: "none",
       volumes: [],
       runtime: "",
@@ -90,17 +105,19 @@ export class JobManager {
     try {
       const workspace = this.d.workspaces.create(uuid);
       writeUploads(workspace, checked.uploads, this.d.template.user);
-      proc = this.d.launcher.launch(
-        this.d.template.specFor({ uuid, argv: [checked.command, ...checked.args], env: { ...checked.env, ...checked.secrets }, workspace, cwd: checked.workDir }),
-      );
+      // the job is in its cgroups before it runs anything: born in the v2 one, joining v1 first thing
+      live.cgroup = this.d.cgroups.create(uuid, limits, this.d.host.ioDevice);
+      const spec = this.d.template.specFor({ uuid, argv: [checked.command, ...checked.args], env: { ...checked.env, ...checked.secrets }, workspace, cwd: checked.workDir });
+      proc = this.d.launcher.launch({ ...spec, cgroupProcs: live.cgroup.procsFiles, cgroupFd: live.cgroup.dirFd });
     } catch (e) {
       const message = e instanceof ErrnoError || e instanceof Error ? e.message : String(e);
       this.d.log.error("job setup failed", { job: uuid, error: message });
-      const failed = this.finish(job, log, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
+      const failed = this.finish(job, log, live, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
       settle(failed);
       return failed;
     }
     live.proc = proc;
+    this.d.metrics?.watch(uuid, live.cgroup);
     const drained = proc.drain((chunk) => log.append(chunk));
     const failure = await proc.started;
     if (failure) {
@@ -116,7 +133,7 @@ export class JobManager {
         live.timeoutTimer = setTimeout(() => {
           live.timedOut = true;
           this.d.log.info("job timed out", { job: uuid, timeoutMs: job.timeoutMs });
-          proc.signal("SIGKILL");
+          this.kill(live);
         }, job.timeoutMs);
       }
     }
@@ -139,7 +156,12 @@ export class JobManager {
     let reason: FailureReason | undefined = job.failureReason;
     let message = job.failureMessage;
     let final: JobRecord["status"] = status === 0 && !reason ? "COMPLETED" : "FAILED";
-    if (live.shutdown) {
+    const oom = live.cgroup?.oomKilled() ?? false;
+    if (oom && !live.stopRequested && !live.shutdown) {
+      final = "FAILED";
+      reason = "OOM_KILLED";
+      message = `killed by the kernel: the job reached its memory limit of ${job.maxMemory} MB`;
+    } else if (live.shutdown) {
       final = "FAILED";
       reason = "DAEMON_SHUTDOWN";
       message = "the daemon stopped while the job was running";
@@ -150,14 +172,20 @@ export class JobManager {
     } else if (live.stopRequested) {
       final = "STOPPED";
     }
-    return this.finish(job, log, { status: final, exitCode: status, failureReason: reason, failureMessage: message });
+    return this.finish(job, log, live, { status: final, exitCode: status, failureReason: reason, failureMessage: message });
   }
 
-  private finish(job: JobRecord, log: JobLog, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
+  private finish(job: JobRecord, log: JobLog, live: Live, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
     Object.assign(job, end, { endTime: new Date().toISOString() });
+    this.d.metrics?.unwatch(job.uuid); // one last sample before the cgroup goes
     this.d.store.put(job); // the final state is visible before followers see the end of the log
     log.close();
     this.live.delete(job.uuid);
+    if (live.cgroup) {
+      const removal = live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message }));
+      this.removals.add(removal);
+      void removal.finally(() => this.removals.delete(removal));
+    }
     if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) this.d.workspaces.remove(job.uuid);
     this.d.log.info("job ended", { job: job.uuid, status: job.status, exitCode: job.exitCode, reason: job.failureReason });
     return job;
@@ -200,7 +228,17 @@ export class JobManager {
     if (!live.stopRequested) {
       live.stopRequested = true;
       live.proc?.signal("SIGTERM");
-      live.killTimer = setTimeout(() => live.proc?.signal("SIGKILL"), graceMs);
+      live.killTimer = setTimeout(() => this.kill(live), graceMs);
+    }
+  }
+
+  /** Everything of the job at once: its init (and so its pid namespace) and its cgroups. */
+  private kill(live: Live): void {
+    live.proc?.signal("SIGKILL");
+    try {
+      live.cgroup?.kill();
+    } catch (e) {
+      this.d.log.warn("cgroup kill failed", { error: (e as Error).message });
     }
   }
 
@@ -229,10 +267,30 @@ export class JobManager {
     return { deleted, skipped };
   }
 
+  /** Stored samples of a job (GetJobMetrics). */
+  metricsHistory(id: string, opts: { start?: bigint; end?: bigint; limit?: number }): { job: JobRecord; samples: Sample[] } {
+    const job = this.resolve(id);
+    return { job, samples: this.d.metricsStore.history(job.uuid, opts) };
+  }
+
+  /** New samples of a running job until it ends (StreamJobMetrics); nothing for a finished one. */
+  metricsLive(id: string, stop: () => boolean): { job: JobRecord; samples: AsyncGenerator<Sample> } {
+    const job = this.resolve(id);
+    const live = this.live.has(job.uuid);
+    async function* none(): AsyncGenerator<Sample> {}
+    return { job, samples: live ? this.d.metricsStore.follow(job.uuid, stop) : none() };
+  }
+
   private remove(job: JobRecord): void {
+    this.d.metricsStore.remove(job.uuid);
     this.d.logs.remove(job.uuid);
     this.d.workspaces.remove(job.uuid);
     this.d.store.delete(job.uuid);
+  }
+
+  /** Resolves once every finished job's cgroups are removed. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.removals]);
   }
 
   /** Stops every running job (SIGTERM, then SIGKILL after `graceMs`) and waits for them. */

@@ -6,7 +6,7 @@ export type JobStatus = "INITIALIZING" | "PENDING" | "SCHEDULED" | "RUNNING" | "
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "STOPPED", "CANCELED"]);
 
 /** Why a job failed, when its exit code alone does not say (failure_reason in the API). */
-export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED" | "TIMEOUT" | "DAEMON_SHUTDOWN";
+export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED" | "TIMEOUT" | "OOM_KILLED" | "DAEMON_SHUTDOWN";
 
 export interface JobRecord {
   uuid: string;
@@ -17,6 +17,7 @@ export interface JobRecord {
   cpuCores: string;
   maxMemory: number;
   maxIoBps: number;
+  maxPids: number;
   network: string;
   volumes: string[];
   runtime: string;

@@ -22,16 +22,11 @@ export interface CheckedRun {
   workDir: string;
   uploads: CheckedUpload[];
   timeoutMs: number;
-  maxCpu: number;
-  cpuCores: string;
-  maxMemory: number;
-  maxIoBps: number;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ARGV_BYTES = 1024 * 1024; // well inside the kernel's exec limit (ARG_MAX)
 const MAX_ENV_VALUE = 32 * 1024;
-const CPU_CORES = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
 function noNul(field: string, v: string): void {
   if (v.includes("\0")) throw invalid(`${field}: contains a NUL byte`);
@@ -90,10 +85,6 @@ export function checkRunRequest(req: RunJobRequest, policy: RunPolicy): CheckedR
   const argvBytes = [req.command, ...req.args, ...Object.entries({ ...env, ...secrets }).map(([k, v]) => `${k}=${v}`)].reduce((n, s) => n + Buffer.byteLength(s) + 1, 0);
   if (argvBytes > MAX_ARGV_BYTES) throw invalid(`args and environment: ${argvBytes} bytes; at most ${MAX_ARGV_BYTES} fit a command line`);
 
-  for (const [field, v] of [["max_cpu", req.maxCpu], ["max_memory", req.maxMemory], ["max_io_bps", req.maxIoBps]] as const) {
-    if (v < 0) throw invalid(`${field}: must be 0 (no limit) or positive, got ${v}`);
-  }
-  if (req.cpuCores && !CPU_CORES.test(req.cpuCores)) throw invalid(`cpu_cores: ${JSON.stringify(req.cpuCores)} must be a core list such as "0-3" or "1,3,5"`);
 
   const name = req.name ?? "";
   if (name.length > 128 || /[\0-\x1f]/.test(name)) throw invalid("name: at most 128 printable characters");
@@ -115,9 +106,5 @@ export function checkRunRequest(req: RunJobRequest, policy: RunPolicy): CheckedR
     workDir: checkWorkDir(req.workDir),
     uploads: checkUploads(req.uploads, { maxTotalBytes: policy.maxUploadBytes, maxFiles: 100_000 }),
     timeoutMs,
-    maxCpu: req.maxCpu,
-    cpuCores: req.cpuCores,
-    maxMemory: req.maxMemory,
-    maxIoBps: req.maxIoBps,
   };
 }

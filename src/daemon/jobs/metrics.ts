@@ -1,0 +1,166 @@
+// Job resource samples: taken from each running job's cgroup every telemetry.metrics_interval,
+// appended to one JSON-lines file per job (history) and handed to live followers.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { JobCgroup } from "../sandbox/cgroups/driver";
+
+export interface Sample {
+  /** ns since the epoch */
+  timestamp: bigint;
+  cpuPercent: number;
+  memoryBytes: number;
+  memoryLimit: number;
+  diskReadBytes: number;
+  diskWriteBytes: number;
+}
+
+interface Stored {
+  t: string;
+  cpu: number;
+  mem: number;
+  limit: number;
+  rd: number;
+  wr: number;
+}
+
+const toStored = (s: Sample): Stored => ({ t: String(s.timestamp), cpu: s.cpuPercent, mem: s.memoryBytes, limit: s.memoryLimit, rd: s.diskReadBytes, wr: s.diskWriteBytes });
+const fromStored = (s: Stored): Sample => ({ timestamp: BigInt(s.t), cpuPercent: s.cpu, memoryBytes: s.mem, memoryLimit: s.limit, diskReadBytes: s.rd, diskWriteBytes: s.wr });
+
+interface Feed {
+  closed: boolean;
+  waiters: (() => void)[];
+  recent: Sample[];
+}
+
+export class MetricsStore {
+  private readonly feeds = new Map<string, Feed>();
+
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  private file(uuid: string): string {
+    return join(this.dir, `${uuid}.jsonl`);
+  }
+
+  private feed(uuid: string): Feed {
+    let f = this.feeds.get(uuid);
+    if (!f) this.feeds.set(uuid, (f = { closed: false, waiters: [], recent: [] }));
+    return f;
+  }
+
+  open(uuid: string): void {
+    this.feed(uuid);
+  }
+
+  append(uuid: string, s: Sample): void {
+    appendFileSync(this.file(uuid), `${JSON.stringify(toStored(s))}\n`, { mode: 0o600 });
+    const f = this.feed(uuid);
+    f.recent.push(s);
+    if (f.recent.length > 64) f.recent.shift(); // followers only need what they have not read yet
+    for (const w of f.waiters.splice(0)) w();
+  }
+
+  /** No more samples for this job. */
+  close(uuid: string): void {
+    const f = this.feed(uuid);
+    f.closed = true;
+    for (const w of f.waiters.splice(0)) w();
+  }
+
+  /** Stored samples within [start, end] ns (0 = open), at most `limit` (0 = all, else the latest). */
+  history(uuid: string, opts: { start?: bigint; end?: bigint; limit?: number } = {}): Sample[] {
+    if (!existsSync(this.file(uuid))) return [];
+    let all = readFileSync(this.file(uuid), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => fromStored(JSON.parse(l) as Stored))
+      .filter((s) => (!opts.start || s.timestamp >= opts.start) && (!opts.end || s.timestamp <= opts.end));
+    if (opts.limit && all.length > opts.limit) all = all.slice(-opts.limit);
+    return all;
+  }
+
+  /**
+   * The latest samples it holds, then new ones as they are taken, until the job's sampling ends or
+   * `stop()` says so. Starting with the held ones lets a client join history and live without a gap.
+   */
+  async *follow(uuid: string, stop: () => boolean = () => false): AsyncGenerator<Sample> {
+    const f = this.feed(uuid);
+    let after = 0n;
+    while (!stop()) {
+      const fresh = f.recent.filter((s) => s.timestamp > after);
+      for (const s of fresh) {
+        after = s.timestamp;
+        yield s;
+      }
+      if (f.closed) return;
+      await new Promise<void>((resolve) => f.waiters.push(resolve));
+    }
+  }
+
+  remove(uuid: string): void {
+    this.close(uuid);
+    this.feeds.delete(uuid);
+    rmSync(this.file(uuid), { force: true });
+  }
+}
+
+interface Watched {
+  cgroup: JobCgroup;
+  lastCpuNs: number;
+  lastTime: number;
+}
+
+/** Samples every watched job's cgroup on one timer. */
+export class MetricsSampler {
+  private readonly watched = new Map<string, Watched>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly store: MetricsStore,
+    private readonly intervalMs: number,
+  ) {}
+
+  watch(uuid: string, cgroup: JobCgroup): void {
+    this.store.open(uuid);
+    this.watched.set(uuid, { cgroup, lastCpuNs: 0, lastTime: performance.now() });
+    this.timer ??= setInterval(() => this.sampleAll(), this.intervalMs);
+  }
+
+  /** One last sample, then the job's feed ends. */
+  unwatch(uuid: string): void {
+    const w = this.watched.get(uuid);
+    if (w) this.sample(uuid, w);
+    this.watched.delete(uuid);
+    this.store.close(uuid);
+    if (this.watched.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private sampleAll(): void {
+    for (const [uuid, w] of this.watched) this.sample(uuid, w);
+  }
+
+  private sample(uuid: string, w: Watched): void {
+    let stats;
+    try {
+      stats = w.cgroup.stats();
+    } catch {
+      return; // the cgroup is going away
+    }
+    const now = performance.now();
+    const cpuPercent = now > w.lastTime ? Math.max(0, ((stats.cpuNs - w.lastCpuNs) / 1e6 / (now - w.lastTime)) * 100) : 0;
+    w.lastCpuNs = stats.cpuNs;
+    w.lastTime = now;
+    this.store.append(uuid, {
+      timestamp: BigInt(Date.now()) * 1_000_000n,
+      cpuPercent: Math.round(cpuPercent * 100) / 100,
+      memoryBytes: stats.memoryBytes,
+      memoryLimit: stats.memoryLimit,
+      diskReadBytes: stats.ioReadBytes,
+      diskWriteBytes: stats.ioWriteBytes,
+    });
+  }
+}
