@@ -52,6 +52,9 @@ export class Connection {
     const serverName = node.serverName ?? DEFAULT_SERVER_NAME;
     const credentials = grpc.credentials.createSsl(Buffer.from(ca!), Buffer.from(key!), Buffer.from(cert!));
     this.channel = new grpc.Channel(node.address, credentials, {
+      // no DNS TXT lookup for a service config: it would send a query for every address (even
+      // "localhost") and, unanswered, keep rnx alive for ~20 s after its call is done
+      "grpc.service_config_disable_resolution": 1,
       "grpc.ssl_target_name_override": serverName,
       "grpc.default_authority": serverName,
       "grpc.max_receive_message_length": 128 * 1024 * 1024,

@@ -24,8 +24,9 @@ const run = (...args: string[]) => as("job", "run", "-f", ...args);
 /** Every directory where this daemon puts job cgroups. */
 function jobCgroupRoots(): string[] {
   const h = readHierarchies();
-  const roots = [...h.v1.entries()].map(([c, m]) => join(m, h.own.get(c) ?? "/", "joblet"));
-  if (h.unified) roots.push(join(h.unified, h.own.get("") ?? "/", "joblet"));
+  const name = `joblet-${d.port}`;
+  const roots = [...h.v1.entries()].map(([c, m]) => join(m, h.own.get(c) ?? "/", name));
+  if (h.unified) roots.push(join(h.unified, h.own.get("") ?? "/", name));
   return [...new Set(roots)].filter((r) => existsSync(r));
 }
 const leftovers = () => jobCgroupRoots().flatMap((r) => readdirSync(r).filter((n) => n.startsWith("job-")).map((n) => join(r, n)));
@@ -33,7 +34,7 @@ const leftovers = () => jobCgroupRoots().flatMap((r) => readdirSync(r).filter((n
 describe("driver", () => {
   test("the daemon picked the v1 driver on this hybrid host and says what it can enforce", () => {
     expect(d.output()).toMatch(/cgroup driver v1 in .*: cpu,cpuset,memory,io,pids/);
-    expect(d.output()).toContain("/unified/joblet for kill and ids");
+    expect(d.output()).toContain(`/unified/joblet-${d.port} for kill and ids`);
   });
 
   test("a job is in its own cgroups from its first instruction and sees itself at the cgroup root", () => {

@@ -84,7 +84,7 @@ describe("shell completion", () => {
     expect(complete("rnx ''")).toEqual(expect.arrayContaining(["job", "volume", "nodes", "completion"]));
     expect(complete("rnx jo")).toEqual(["job"]);
     expect(complete("rnx job ''")).toEqual(expect.arrayContaining(["run", "list", "status", "delete-all"]));
-    expect(complete("rnx job run --max")).toEqual(["--max-cpu", "--max-memory", "--max-iobps"]);
+    expect(complete("rnx job run --max")).toEqual(["--max-cpu", "--max-memory", "--max-iobps", "--max-pids"]);
     expect(complete("rnx --node prod volume create --")).toContain("--size");
   });
 

@@ -305,8 +305,8 @@ describe("lifecycle limits", () => {
     } finally {
       await own.stop();
     }
-    // the next daemon removes the cgroups the killed one left
-    const next = await startDaemon();
+    // the next daemon on the same port removes the cgroups the killed one left
+    const next = await startDaemon({ config: { server: { port: own.port } } });
     await next.stop();
     expect(next.output()).toMatch(/cgroup driver .* staleRemoved=[1-9]/);
   });

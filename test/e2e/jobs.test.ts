@@ -104,7 +104,7 @@ describe("states and exit codes", () => {
     const r = await run({ maxCpu: 50, maxMemory: 256, maxIoBps: 1048576, cpuCores: "0-1", name: "limited" });
     if (isError(r)) throw new Error(r.details);
     const s = await finished(r.jobUuid);
-    expect(s).toMatchObject({ maxCpu: 50, maxMemory: 256, maxIoBps: 1048576, cpuCores: "0-1", name: "limited" });
+    expect(s).toMatchObject({ maxCpu: 50, maxMemory: 256, maxIoBps: 1048576, cpuCores: "0,1", maxPids: 512, name: "limited" });
     expectError(await run({ maxMemory: -1 }), "INVALID_ARGUMENT", "max_memory");
     expectError(await run({ cpuCores: "0-x" }), "INVALID_ARGUMENT", "cpu_cores");
   });

@@ -57,9 +57,6 @@ describe("joblet --validate: the guide's server configurations", () => {
     expect(pending).toContain("volume: volumes");
     expect(pending).toContain("monitoring: monitoring and Prometheus metrics");
     expect(pending.map((l) => l.split(":")[0])).toEqual([
-      "joblet.defaultCpuLimit",
-      "joblet.defaultMemoryLimit",
-      "joblet.defaultIoLimit",
       "joblet.maxConcurrentJobs",
       "joblet.isolation",
       "network",
@@ -69,13 +66,13 @@ describe("joblet --validate: the guide's server configurations", () => {
       "persist.server",
       "persist.ipc",
       "persist.storage.type",
-      "persist.storage.local.metrics",
       "persist.storage.local.events",
       "persist.storage.cloudwatch",
       "persist.storage.s3",
-      "telemetry",
+      "telemetry.ebpf_enabled",
+      "telemetry.event_types",
       "state",
-      "cgroup",
+      "cgroup.accounting.interval",
       "filesystem.workspace.default_quota",
       "monitoring",
     ]);

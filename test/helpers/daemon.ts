@@ -61,7 +61,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const pki = opts.pki ?? makePki();
   requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "joblet-test-"));
-  const port = await freePort();
+  const port = (overrides.server?.port as number | undefined) ?? (await freePort());
   const auditPath = join(dir, "log", "audit.log");
   const config = {
     version: "3.0",
@@ -70,7 +70,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     security: { serverCert: pki.server.cert, serverKey: pki.server.key, caCert: pki.ca.cert, audit: { log_file: auditPath }, ...overrides.security },
     logging: { level: "debug", outputs: [{ type: "stdout" }], ...overrides.logging },
     filesystem: { baseDir: join(dir, "jobs"), tmpDir: join(dir, "tmp"), ...overrides.filesystem },
-    persist: { storage: { local: { logs: { directory: join(dir, "logs") } } }, ...overrides.persist },
+    persist: { storage: { local: { logs: { directory: join(dir, "logs") }, metrics: { directory: join(dir, "metrics") } } }, ...overrides.persist },
   };
   const configPath = join(dir, "joblet-config.yml");
   writeFileSync(configPath, stringify(config), { mode: 0o600 });

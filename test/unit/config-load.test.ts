@@ -369,7 +369,7 @@ describe("keys accepted but not acted on yet", () => {
 
   test("the full seed lists every pending section it uses, each once", () => {
     const keys = load(join(SEED, "joblet-config.full.yml")).pending.map((p) => p.key);
-    expect(keys).toEqual(["joblet.defaultCpuLimit", "joblet.defaultMemoryLimit", "joblet.defaultIoLimit", "joblet.maxConcurrentJobs", "joblet.isolation", "network", "volume", "buffers.pubsub_buffer_size", "ipc", "persist.server", "persist.ipc", "persist.storage.type", "persist.storage.local.metrics", "persist.storage.local.events", "persist.storage.cloudwatch", "persist.storage.s3", "telemetry", "state", "cgroup", "filesystem.workspace.default_quota", "monitoring"]);
+    expect(keys).toEqual(["joblet.maxConcurrentJobs", "joblet.isolation", "network", "volume", "buffers.pubsub_buffer_size", "ipc", "persist.server", "persist.ipc", "persist.storage.type", "persist.storage.local.events", "persist.storage.cloudwatch", "persist.storage.s3", "telemetry.ebpf_enabled", "telemetry.event_types", "state", "cgroup.accounting.interval", "filesystem.workspace.default_quota", "monitoring"]);
   });
 
   test("the production seed lists its TLS cipher suites", () => {

@@ -8,7 +8,9 @@
 #   VM-TIME boot=<s>        qemu start to exit
 # Exits non-zero if the build or qemu fails, qemu is killed on the time limit (VM_TIMEOUT,
 # default 600 s), or the guest's end marker "JOBLET-VM END" is missing.
+# VM_VERBOSE=1 also prints the output of passing checks; VM_MEMORY (MB) and VM_SMP size the VM.
 set -euo pipefail
+exec 2>&1
 
 [ $# -eq 2 ] || { echo "usage: $0 OUT_DIR JOBLET_BINARY" >&2; exit 2; }
 OUT=$(realpath -m "$1")
@@ -18,6 +20,8 @@ VM_TIMEOUT=${VM_TIMEOUT:-600}
 VM_MEMORY=${VM_MEMORY:-2048}
 VM_SMP=${VM_SMP:-2}
 MARKER="JOBLET-VM END"
+APPEND="console=ttyS0 quiet panic=-1 rdinit=/init cgroup_no_v1=all"
+[ "${VM_VERBOSE:-0}" = 1 ] && APPEND="$APPEND joblet_vm_verbose"
 
 command -v qemu-system-x86_64 >/dev/null || { echo "run.sh: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)" >&2; exit 1; }
 
@@ -31,24 +35,32 @@ echo "VM-TIME build=$(secs "$t0" "$t1")"
 LOG="$OUT/console.log"
 : >"$LOG"
 QPID=
+# Stops qemu: SIGTERM through timeout(1) (QPID), then SIGKILL to qemu itself and to timeout.
 cleanup() {
   if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then
+    local qemu
+    qemu=$(cat "/proc/$QPID/task/$QPID/children" 2>/dev/null || true)
     kill -TERM "$QPID" 2>/dev/null || true
-    sleep 1
-    kill -KILL "$QPID" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      kill -0 "$QPID" 2>/dev/null || break
+      sleep 0.5
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $qemu "$QPID" 2>/dev/null || true
   fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # KVM is a PVM nested hypervisor here: it initialises and then fails at run time, so always TCG.
-qemu-system-x86_64 \
+# timeout(1) bounds qemu even if this script is killed before its own clean-up runs.
+timeout -k 10 $((VM_TIMEOUT + 60)) qemu-system-x86_64 \
   -accel tcg,thread=multi -cpu max -smp "$VM_SMP" -m "$VM_MEMORY" \
   -nodefaults -no-user-config -display none -no-reboot -nic none \
   -serial "file:$LOG" -monitor none \
   -kernel "$OUT/vmlinuz" -initrd "$OUT/initramfs.cpio.gz" \
   -drive "file=$OUT/guest-root.img,if=virtio,format=raw" \
-  -append "console=ttyS0 quiet panic=-1 rdinit=/init cgroup_no_v1=all" \
+  -append "$APPEND" \
   </dev/null >"$OUT/qemu.out" 2>&1 &
 QPID=$!
 

@@ -14,15 +14,16 @@ export function detectVersion(h: Hierarchies): "v1" | "v2" | undefined {
   return h.unified ? "v2" : undefined;
 }
 
-export function selectDriver(version: "auto" | "v1" | "v2", wanted: readonly Controller[], accounting = true, h = readHierarchies()): CgroupDriver {
+/** `name`: this daemon's directory in each hierarchy (joblet-<port>: unique among running daemons, stable across restarts) */
+export function selectDriver(version: "auto" | "v1" | "v2", name: string, wanted: readonly Controller[], accounting = true, h = readHierarchies()): CgroupDriver {
   const detected = detectVersion(h);
   const chosen = version === "auto" ? detected : version;
   if (!chosen) throw new Error("no cgroup hierarchy is mounted: jobs cannot be limited");
   if (chosen === "v2") {
     if (!h.unified) throw new Error("cgroup.version is v2, but no cgroup2 hierarchy is mounted");
     const own = h.own.get("") ?? "/";
-    return new CgroupV2Driver(join(h.unified, own), own === "/", wanted);
+    return new CgroupV2Driver(join(h.unified, own), own === "/", name, wanted);
   }
   if (h.v1.size === 0) throw new Error("cgroup.version is v1, but no cgroup v1 hierarchy is mounted");
-  return new CgroupV1Driver(h, wanted, accounting);
+  return new CgroupV1Driver(h, name, wanted, accounting);
 }

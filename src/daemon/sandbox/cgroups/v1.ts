@@ -2,7 +2,7 @@
 // nested under the daemon's own cgroup there: cpu (CFS quota), cpuacct, cpuset (cpus and mems,
 // parents filled first), memory (limit, and memsw so it cannot swap), blkio (throttle read and
 // write bps), pids, freezer (to kill without races). The job's first process writes itself into
-// each before it runs anything. Where a controller-less cgroup2 is mounted too, the job also
+// each before it runs anything. Each daemon has its own directory (joblet-<port>) in each hierarchy. Where a controller-less cgroup2 is mounted too, the job also
 // gets a cgroup there: it is born in it (CLONE_INTO_CGROUP), and cgroup.kill empties it.
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -24,31 +24,32 @@ export class CgroupV1Driver implements CgroupDriver {
   /** `accounting`: join the counting hierarchies (cpuacct, memory, blkio, pids) even without limits */
   constructor(
     h: Hierarchies,
+    name: string,
     wanted: readonly Controller[],
     private readonly accounting = true,
   ) {
     const available = new Set<Controller>();
     const seen = new Set<string>();
-    for (const [name, controller] of Object.entries(V1)) {
-      const mount = h.v1.get(name);
+    for (const [hierarchy, controller] of Object.entries(V1)) {
+      const mount = h.v1.get(hierarchy);
       if (!mount) continue;
       if (controller && !wanted.includes(controller)) continue;
-      const root = join(mount, h.own.get(name) ?? "/", "joblet");
+      const root = join(mount, h.own.get(hierarchy) ?? "/", name);
       if (!seen.has(root)) {
         mkdirSync(root, { recursive: true });
         seen.add(root);
       }
-      if (name === "cpuset") {
+      if (hierarchy === "cpuset") {
         // A new v1 cpuset starts empty; tasks cannot join until cpus and mems are filled.
         const parent = join(root, "..");
         if (!read(root, "cpuset.cpus")) write(root, "cpuset.cpus", read(parent, "cpuset.cpus"));
         if (!read(root, "cpuset.mems")) write(root, "cpuset.mems", read(parent, "cpuset.mems"));
       }
-      this.roots.set(name, root);
+      this.roots.set(hierarchy, root);
       if (controller) available.add(controller);
     }
     if (h.unified) {
-      this.unifiedRoot = join(h.unified, h.own.get("") ?? "/", "joblet");
+      this.unifiedRoot = join(h.unified, h.own.get("") ?? "/", name);
       mkdirSync(this.unifiedRoot, { recursive: true });
     }
     this.available = available;

@@ -1,6 +1,6 @@
-// cgroup v2 (unified): per job cpu.max, memory.max/high/swap.max, io.max, cpuset.cpus,
+// cgroup v2 (unified): per job cpu.max, memory.max and swap.max, io.max, cpuset.cpus,
 // pids.max; the job is born in its cgroup (CLONE_INTO_CGROUP) and killed with cgroup.kill.
-// Job cgroups live in <daemon's cgroup>/joblet; the daemon moves itself into a "daemon" leaf
+// Job cgroups live in <daemon's cgroup>/joblet-<port>; the daemon moves itself into a "daemon" leaf
 // next to it when it is not in the root cgroup (v2 allows no processes beside child cgroups).
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,10 +21,11 @@ export class CgroupV2Driver implements CgroupDriver {
   private readonly jobsRoot: string;
   private readonly enabled: Controller[];
 
-  /** `own`: the daemon's cgroup directory; `wanted`: cgroup.enableControllers */
+  /** `own`: the daemon's cgroup directory; `name`: this daemon's directory for jobs in it; `wanted`: cgroup.enableControllers */
   constructor(
     private readonly own: string,
     private readonly isRoot: boolean,
+    name: string,
     wanted: readonly Controller[],
   ) {
     const present = v2Controllers(own);
@@ -37,7 +38,7 @@ export class CgroupV2Driver implements CgroupDriver {
       writeFileSync(join(leaf, "cgroup.procs"), String(process.pid));
     }
     if (enable.length) write(own, "cgroup.subtree_control", enable.map((c) => `+${c}`).join(" "));
-    this.jobsRoot = join(own, "joblet");
+    this.jobsRoot = join(own, name);
     mkdirSync(this.jobsRoot, { recursive: true });
     if (enable.length) write(this.jobsRoot, "cgroup.subtree_control", enable.map((c) => `+${c}`).join(" "));
     this.available = v2Controllers(this.jobsRoot);
@@ -56,7 +57,8 @@ export class CgroupV2Driver implements CgroupDriver {
       if (limits.memoryMb > 0) {
         const bytes = limits.memoryMb * 1024 * 1024;
         write(dir, "memory.max", String(bytes));
-        write(dir, "memory.high", String(Math.floor(bytes * 0.9)));
+        // No memory.high: without swap, a job held at 90% is throttled in reclaim for as long as it
+        // keeps allocating (minutes in the VM test) instead of being OOM-killed at its limit.
         if (existsSync(join(dir, "memory.swap.max"))) write(dir, "memory.swap.max", "0");
       }
       if (limits.ioBps > 0 && ioDevice) write(dir, "io.max", `${ioDevice} rbps=${limits.ioBps} wbps=${limits.ioBps}`);
