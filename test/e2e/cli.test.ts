@@ -185,7 +185,7 @@ describe("a copy of the binary alone in another directory", () => {
     const alone = join(work, "alone");
     const cfg =
       readFileSync(cfgPath, "utf8").replace('address: "0.0.0.0"', 'address: "127.0.0.1"').replaceAll("/var/log/joblet", join(alone, "log")) +
-      `filesystem:\n  baseDir: "${alone}/jobs"\n  tmpDir: "${alone}/tmp"\npersist:\n  storage:\n    local:\n      logs:\n        directory: "${alone}/logs"\n`;
+      `filesystem:\n  baseDir: "${alone}/jobs"\n  tmpDir: "${alone}/tmp"\npersist:\n  storage:\n    local:\n      logs:\n        directory: "${alone}/logs"\n      metrics:\n        directory: "${alone}/metrics"\n`;
     writeFileSync(cfgPath, cfg);
     const daemon = Bun.spawn([join(bin, "joblet"), "serve", `--config=${cfgPath}`], { env, cwd: "/", stdout: "pipe", stderr: "pipe" });
     try {
