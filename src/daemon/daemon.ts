@@ -51,7 +51,7 @@ export class Daemon {
     });
     const workspaces = new Workspaces(config.filesystem.baseDir, user); // creates baseDir
     const cgroupLog = log.child("cgroup");
-    const cgroups = selectDriver(config.cgroup.version, `joblet-${config.server.port}`, config.cgroup.enableControllers, config.cgroup.accounting.enabled);
+    const cgroups = selectDriver(config.cgroup.version, config.cgroup.baseDir, `joblet-${config.server.port}`, config.cgroup.enableControllers, config.cgroup.accounting.enabled);
     const stale = await cgroups.cleanStale();
     const host: Host = { cpus: onlineCpus(), ioDevice: diskOf(config.filesystem.baseDir), driver: cgroups };
     cgroupLog.info(`cgroup driver ${cgroups.describe()}`, { staleRemoved: stale, cpus: host.cpus.length, ioDevice: host.ioDevice ?? "none" });

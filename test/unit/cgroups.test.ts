@@ -1,10 +1,13 @@
 import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { diskOf } from "../../src/daemon/sandbox/cgroups/device";
 import { keyed, parseCpuList, readHierarchies } from "../../src/daemon/sandbox/cgroups/hierarchy";
 import { resolveLimits, type Host } from "../../src/daemon/sandbox/cgroups/limits";
 import { blkioBytes } from "../../src/daemon/sandbox/cgroups/v1";
 import { ioBytes } from "../../src/daemon/sandbox/cgroups/v2";
 import { ApiError } from "../../src/daemon/errors";
+import { parentIn } from "../../src/daemon/sandbox/cgroups/select";
 
 const HYBRID_MOUNTS = `
 25 1 254:0 / / rw,relatime - ext4 /dev/vda rw
@@ -94,5 +97,24 @@ describe("limits", () => {
     );
     expect(refusal(() => resolveLimits(req({ maxIoBps: 1000 }), defaults, host(["cpu", "memory", "io", "pids"])))).toContain("is not on a block device");
     expect(resolveLimits(req({}), { cpuPercent: 0, memoryMb: 0, ioBps: 0, pids: 0 }, host([]))).toEqual({ cpuPercent: 0, cpuCores: "", memoryMb: 0, ioBps: 0, pids: 0 });
+  });
+});
+
+describe("placement", () => {
+
+
+
+  test("a delegated baseDir when it exists and the daemon is not inside it; otherwise the daemon's own cgroup", () => {
+    const mount = mkdtempSync(`${tmpdir()}/cg-`);
+    try {
+      expect(parentIn(mount, "/system.slice/joblet.service", "/sys/fs/cgroup/joblet.slice")).toEqual({ dir: `${mount}/system.slice/joblet.service`, delegated: false });
+      mkdirSync(`${mount}/joblet.slice/joblet.service`, { recursive: true });
+      expect(parentIn(mount, "/system.slice/joblet.service", "/sys/fs/cgroup/joblet.slice")).toEqual({ dir: `${mount}/joblet.slice`, delegated: true });
+      // systemd put the daemon inside baseDir (Delegate=yes): nest under its own cgroup
+      expect(parentIn(mount, "/joblet.slice/joblet.service", "/sys/fs/cgroup/joblet.slice")).toEqual({ dir: `${mount}/joblet.slice/joblet.service`, delegated: false });
+      expect(parentIn(mount, "/", "/elsewhere/x")).toEqual({ dir: mount, delegated: false });
+    } finally {
+      rmSync(mount, { recursive: true, force: true });
+    }
   });
 });

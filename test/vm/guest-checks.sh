@@ -323,6 +323,33 @@ v2_delegated() {
   rmdir "$svc"
 }
 
+# v2-basedir: with a cgroup.baseDir an administrator created (delegated), jobs go below it and the
+# daemon stays where it is
+v2_basedir() {
+  base=/sys/fs/cgroup/joblet.slice
+  mkdir -p "$base" /var/lib/joblet3
+  sed -e "s/port: $PORT/port: 50053/" -e "s#/var/lib/joblet/#/var/lib/joblet3/#g" -e "s#$DAEMON_LOG#$LOGDIR/joblet3.log#" "$CONFIG" >"$ETC/joblet3.yml"
+  printf 'cgroup:\n  baseDir: "%s"\n' "$base" >>"$ETC/joblet3.yml"
+  sed "s/:$PORT\"/:50053\"/; s/:$PORT\$/:50053/" "$RNX" >"$ETC/rnx3.yml"
+  joblet serve --config="$ETC/joblet3.yml" >"$LOGDIR/serve3.out" 2>&1 &
+  pid3=$!
+  i=0
+  while ! grep -qi "0100007F:$(printf '%04X' 50053) 00000000:0000 0A" /proc/net/tcp; do
+    kill -0 $pid3 2>/dev/null || { cat "$LOGDIR/serve3.out"; fail "the third daemon exited"; return 1; }
+    [ $i -ge 600 ] && { kill -KILL $pid3; fail "the third daemon is not listening"; return 1; }
+    sleep 0.2
+    i=$((i + 1))
+  done
+  out=$(timeout "$JOB_TIMEOUT" rnx --config "$ETC/rnx3.yml" job run sleep 30) || fail "job run on the third daemon failed: $out" || return 1
+  id=$(started_id "$out")
+  [ -d "$base/joblet-50053/job-$id" ] || fail "no job cgroup under $base/joblet-50053" || return 1
+  grep -q "^0::/\$" "/proc/$pid3/cgroup" || fail "the daemon moved: $(cat /proc/$pid3/cgroup)" || return 1
+  kill -TERM $pid3
+  wait $pid3 || fail "the third daemon exited $?" || return 1
+  [ ! -d "$base/joblet-50053" ] || fail "$base/joblet-50053 left behind" || return 1
+  rmdir "$base"
+}
+
 # daemon-stops: SIGTERM stops the daemon with status 0 within 30 s
 daemon_stops() {
   kill -0 "$DAEMON_PID" 2>/dev/null || fail "the daemon was not running" || return 1
@@ -358,6 +385,7 @@ check v2-invalid v2_invalid
 check v2-metrics v2_metrics
 check v2-no-leftovers v2_no_leftovers
 check v2-delegated v2_delegated
+check v2-basedir v2_basedir
 
 say "cgroups while the daemon runs:"
 find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d 2>/dev/null | sed 's/^/    /'

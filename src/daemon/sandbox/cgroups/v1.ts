@@ -22,8 +22,14 @@ export class CgroupV1Driver implements CgroupDriver {
   private readonly unifiedRoot?: string;
 
   /** `accounting`: join the counting hierarchies (cpuacct, memory, blkio, pids) even without limits */
+  /**
+   * `parentOf(hierarchy)`: the directory this daemon's job directory goes in (its own cgroup
+   * there, or a delegated baseDir); `unifiedParent`: the same in the controller-less cgroup2
+   */
   constructor(
     h: Hierarchies,
+    parentOf: (hierarchy: string) => string,
+    unifiedParent: string | undefined,
     name: string,
     wanted: readonly Controller[],
     private readonly accounting = true,
@@ -34,7 +40,7 @@ export class CgroupV1Driver implements CgroupDriver {
       const mount = h.v1.get(hierarchy);
       if (!mount) continue;
       if (controller && !wanted.includes(controller)) continue;
-      const root = join(mount, h.own.get(hierarchy) ?? "/", name);
+      const root = join(parentOf(hierarchy), name);
       if (!seen.has(root)) {
         mkdirSync(root, { recursive: true });
         seen.add(root);
@@ -48,8 +54,8 @@ export class CgroupV1Driver implements CgroupDriver {
       this.roots.set(hierarchy, root);
       if (controller) available.add(controller);
     }
-    if (h.unified) {
-      this.unifiedRoot = join(h.unified, h.own.get("") ?? "/", name);
+    if (unifiedParent) {
+      this.unifiedRoot = join(unifiedParent, name);
       mkdirSync(this.unifiedRoot, { recursive: true });
     }
     this.available = available;

@@ -21,17 +21,21 @@ export class CgroupV2Driver implements CgroupDriver {
   private readonly jobsRoot: string;
   private readonly enabled: Controller[];
 
-  /** `own`: the daemon's cgroup directory; `name`: this daemon's directory for jobs in it; `wanted`: cgroup.enableControllers */
+  /**
+   * `parent`: where this daemon's job directory goes (its own cgroup, or a delegated baseDir);
+   * `moveSelf`: the daemon is in `parent` and must leave it for a leaf first; `name`: this
+   * daemon's directory for jobs; `wanted`: cgroup.enableControllers
+   */
   constructor(
     private readonly own: string,
-    private readonly isRoot: boolean,
+    private readonly moveSelf: boolean,
     name: string,
     wanted: readonly Controller[],
   ) {
     const present = v2Controllers(own);
     const enable = wanted.filter((c) => present.has(c));
     this.enabled = enable;
-    if (!isRoot) {
+    if (moveSelf) {
       // No internal processes: the daemon leaves its cgroup for a leaf of its own first.
       const leaf = join(own, "daemon");
       mkdirSync(leaf, { recursive: true });
@@ -72,7 +76,7 @@ export class CgroupV2Driver implements CgroupDriver {
 
   async close(): Promise<void> {
     await removeDir(this.jobsRoot);
-    if (this.isRoot) return;
+    if (!this.moveSelf) return;
     // back to where the daemon started, leaving the cgroup as it found it
     if (this.enabled.length) write(this.own, "cgroup.subtree_control", this.enabled.map((c) => `-${c}`).join(" "));
     write(this.own, "cgroup.procs", String(process.pid));
