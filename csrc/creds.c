@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -33,10 +32,8 @@ void creds_drop(struct plan *pl) {
     memset(data, 0, sizeof data);
     if (syscall(SYS_capset, &header, data) < 0) child_fail(pl, JOBLET_STAGE_CAPS, -1);
 
-    /* The job dies with the daemon. The signal fires when the *thread* that cloned us exits: that
-     * is the daemon's JS thread, which lives as long as the process. A uid change clears it, so
-     * it is set after setresuid. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) child_fail(pl, JOBLET_STAGE_PDEATHSIG, -1);
+    /* The job dies with the daemon through the lifeline pipe (joblet-init sees EOF), not
+     * PDEATHSIG: init first drains the job's output into its log, so nothing is lost. */
 
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(pl, JOBLET_STAGE_NO_NEW_PRIVS, -1);
 }

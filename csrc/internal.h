@@ -39,7 +39,7 @@ struct rlimit_plan {
 
 struct plan {
     /* from the spec (strings point into the caller's buffer, which outlives the clone) */
-    const char **argv;      /* argv for joblet-init: "joblet-init", "3", "--", command, args..., NULL */
+    const char **argv;      /* argv for joblet-init: "joblet-init", "<log limit>", "--", command, args..., NULL */
     const char **envp;
     char *root;
     size_t root_len;
@@ -65,6 +65,9 @@ struct plan {
     int nrlimits;
     int init_fd;
     int cgroup_fd;
+    int log_fd;
+    int lifeline_fd;
+    uint64_t log_limit;
     int root_writable;
 
     /* derived paths */
@@ -73,7 +76,8 @@ struct plan {
     char *devlink[DEV_LINKS];
 
     /* fds for the child; moved to fixed numbers by the child (see spawn.c) */
-    int report_wr, out_wr, err_wr, devnull;
+    int report_wr, out_wr, out_rd, devnull;
+    char log_limit_arg[24];
     int cap_last;
 };
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOBLET_ABI_VERSION 4
+#define JOBLET_ABI_VERSION 5
 
 #define JOBLET_API __attribute__((visibility("default")))
 
@@ -38,6 +38,9 @@ enum joblet_tag {
     JOBLET_READONLY = 19,    /* string, repeated: path inside the job made read-only (e.g. /proc/sys) */
     JOBLET_ROOT_WRITABLE = 20, /* no payload: leave the tmpfs root writable (filesystem.readonly_rootfs: false) */
     JOBLET_CGROUP_FD = 21,   /* i32: a cgroup2 directory the job is born in (clone3 CLONE_INTO_CGROUP) */
+    JOBLET_LOG_FD = 22,      /* i32: the job's log file (O_APPEND); joblet-init writes all output there */
+    JOBLET_LOG_LIMIT = 23,   /* u64: bytes of output kept; the rest is discarded with a note (0 = no limit) */
+    JOBLET_LIFELINE_FD = 24, /* i32: read end of a pipe the daemon never writes: EOF = the daemon died */
 };
 
 enum joblet_ns {
@@ -55,10 +58,15 @@ enum joblet_stage {
     JOBLET_STAGE_FILE, JOBLET_STAGE_PROC, JOBLET_STAGE_MASK, JOBLET_STAGE_TMP, JOBLET_STAGE_DEV,
     JOBLET_STAGE_PIVOT, JOBLET_STAGE_ROOT_READONLY, JOBLET_STAGE_HOSTNAME, JOBLET_STAGE_LOOPBACK,
     JOBLET_STAGE_FDS, JOBLET_STAGE_RLIMIT, JOBLET_STAGE_CAPS, JOBLET_STAGE_SETGROUPS, JOBLET_STAGE_SETGID,
-    JOBLET_STAGE_SETUID, JOBLET_STAGE_PDEATHSIG, JOBLET_STAGE_CHDIR, JOBLET_STAGE_NO_NEW_PRIVS,
+    JOBLET_STAGE_SETUID, JOBLET_STAGE_UNUSED_25, JOBLET_STAGE_CHDIR, JOBLET_STAGE_NO_NEW_PRIVS,
     JOBLET_STAGE_SECCOMP, JOBLET_STAGE_EXEC_INIT,
     /* written by joblet-init */
-    JOBLET_STAGE_FORK = 40, JOBLET_STAGE_EXEC = 41, JOBLET_STAGE_NOT_FOUND = 42,
+    JOBLET_STAGE_FORK = 40, JOBLET_STAGE_EXEC = 41, JOBLET_STAGE_NOT_FOUND = 42, JOBLET_STAGE_INIT = 43,
+    /* events joblet-init reports while the job runs (the report pipe stays open until init exits) */
+    JOBLET_EVENT_RUNNING = 50,        /* the command was exec'd */
+    JOBLET_EVENT_LOG_TRUNCATED = 51,  /* output passed JOBLET_LOG_LIMIT; the rest is discarded */
+    JOBLET_EVENT_LOG_FAILED = 52,     /* writing the log failed (err: errno, e.g. ENOSPC); output is discarded */
+    JOBLET_EVENT_ORPHANED = 53,       /* the daemon died: the job was killed and its output drained */
 };
 
 struct joblet_report {
@@ -69,13 +77,13 @@ struct joblet_report {
 };
 #define JOBLET_REPORT_MAGIC 0x4a424c54u /* "JBLT" */
 
-/* A running job as the daemon sees it. All fds are O_CLOEXEC in the daemon. */
+/* A running job as the daemon sees it. All fds are O_CLOEXEC in the daemon. The job's output
+ * (stdout and stderr, one pipe, in order) goes to the log file through joblet-init, not through
+ * the daemon, so nothing written before a crash of the daemon is lost. */
 struct joblet_proc {
     int32_t pid;       /* in the daemon's pid namespace */
     int32_t pidfd;     /* for signals and waiting, immune to pid reuse */
-    int32_t stdout_fd; /* read end of the job's stdout */
-    int32_t stderr_fd; /* read end of the job's stderr */
-    int32_t report_fd; /* EOF once the command is exec'd; a struct joblet_report if setup failed */
+    int32_t report_fd; /* struct joblet_report records: a setup failure, or RUNNING then events; EOF when init exits */
 };
 
 /* The ABI version this library was built with (JOBLET_ABI_VERSION). */
@@ -99,6 +107,11 @@ JOBLET_API int joblet_reap(int pidfd, int32_t *status);
  * pidfd number (int32) to the returned pipe when that process exits. Returns the read end or -errno. */
 JOBLET_API int joblet_watch_start(void);
 JOBLET_API int joblet_watch_add(int pidfd);
+
+/* The read end of the daemon's lifeline (created once; the write end stays open, never written,
+ * until the process dies), for JOBLET_LIFELINE_FD: every job's init sees EOF when the daemon is
+ * gone, however it died. O_CLOEXEC, or -errno. */
+JOBLET_API int joblet_lifeline(void);
 
 /* A pool of `size` ready network namespaces (loopback up), refilled by a background thread.
  * joblet_netns_take() hands one out (an O_CLOEXEC fd, for JOBLET_NETNS_FD) or -EAGAIN when the

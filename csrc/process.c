@@ -116,3 +116,12 @@ int joblet_watch_add(int pidfd) {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.fd = pidfd};
     return epoll_ctl(epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0 ? -errno : 0;
 }
+
+int joblet_lifeline(void) {
+    static int read_end = -1;
+    if (read_end >= 0) return read_end;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+    read_end = p[0]; /* p[1] is deliberately leaked: it closes only when the daemon exits */
+    return read_end;
+}

@@ -30,9 +30,14 @@
 #endif
 
 #define STACK_SIZE (256 * 1024)
-/* fd numbers inside the job before exec: 0-2 stdio, then these two */
+/* joblet-init's fds (see init/joblet-init.c): 0 /dev/null, 1 and 2 the output pipe's write end,
+ * then these. Only the init memfd is close-on-exec; init passes none of 3-7 to the command. */
 #define FD_REPORT 3
 #define FD_INIT 4
+#define FD_OUTPUT 5   /* the output pipe's read end: init copies it to the log */
+#define FD_LOG 6
+#define FD_LIFELINE 7
+#define NFDS 8
 
 void child_fail(struct plan *pl, int stage, int index) {
     struct joblet_report r = {JOBLET_REPORT_MAGIC, stage, errno, index};
@@ -69,20 +74,19 @@ static void loopback_up(struct plan *pl) {
     close(sk);
 }
 
-/* Leaves exactly: 0 /dev/null, 1 stdout pipe, 2 stderr pipe, 3 report pipe (kept across the exec
- * of init, which hands it on close-on-exec), 4 init's memfd (close-on-exec). Every other fd, some
- * opened by the daemon's other threads without O_CLOEXEC, is closed now: none can be used to reach
- * the host (e.g. a working directory of /proc/self/fd/N). */
+/* Leaves exactly the fds joblet-init expects (above). Every other fd, some opened by the
+ * daemon's other threads without O_CLOEXEC, is closed now: none can be used to reach the host
+ * (e.g. a working directory of /proc/self/fd/N). */
 static void arrange_fds(struct plan *pl) {
-    int want[5] = {pl->devnull, pl->out_wr, pl->err_wr, pl->report_wr, pl->init_fd};
-    int high[5];
-    for (int i = 0; i < 5; i++) /* copies above every target, so dup2 below clobbers nothing needed */
+    int want[NFDS] = {pl->devnull, pl->out_wr, pl->out_wr, pl->report_wr, pl->init_fd, pl->out_rd, pl->log_fd, pl->lifeline_fd};
+    int high[NFDS];
+    for (int i = 0; i < NFDS; i++) /* copies above every target, so dup2 below clobbers nothing needed */
         if ((high[i] = fcntl(want[i], F_DUPFD, 100)) < 0) child_fail(pl, JOBLET_STAGE_FDS, i);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < NFDS; i++)
         if (dup2(high[i], i) < 0) child_fail(pl, JOBLET_STAGE_FDS, i);
     pl->report_wr = FD_REPORT;
-    if (syscall(SYS_close_range, 5U, ~0U, 0U) < 0) {
-        for (int fd = 5; fd < 4096; fd++) close(fd);
+    if (syscall(SYS_close_range, (unsigned)NFDS, ~0U, 0U) < 0) {
+        for (int fd = NFDS; fd < 4096; fd++) close(fd);
     }
     if (fcntl(FD_INIT, F_SETFD, FD_CLOEXEC) < 0) child_fail(pl, JOBLET_STAGE_FDS, FD_INIT);
 }
@@ -159,9 +163,9 @@ static void close_fd(int *fd) {
 }
 
 int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc, char *err, size_t errlen) {
-    int out[2] = {-1, -1}, errp[2] = {-1, -1}, report[2] = {-1, -1}, devnull = -1, rc = 0;
+    int out[2] = {-1, -1}, report[2] = {-1, -1}, devnull = -1, rc = 0;
     memset(proc, 0, sizeof *proc);
-    proc->pid = proc->pidfd = proc->stdout_fd = proc->stderr_fd = proc->report_fd = -1;
+    proc->pid = proc->pidfd = proc->report_fd = -1;
 
     seccomp_prepare();
     struct plan *pl = plan_parse(spec, spec_len, err, errlen);
@@ -169,7 +173,7 @@ int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc,
     pl->cap_last = read_cap_last();
 
     /* O_CLOEXEC everywhere: another thread of the daemon may spawn at the same time */
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 ||
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0 ||
         (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
         rc = -errno;
         snprintf(err, errlen, "pipes: %s", strerror(errno));
@@ -177,7 +181,7 @@ int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc,
     }
     pl->devnull = devnull;
     pl->out_wr = out[1];
-    pl->err_wr = errp[1];
+    pl->out_rd = out[0];
     pl->report_wr = report[1];
 
     uint64_t flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_NEWPID | CLONE_NEWNS;
@@ -221,16 +225,12 @@ int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc,
     }
     proc->pid = (int32_t)pid;
     proc->pidfd = pidfd;
-    proc->stdout_fd = out[0];
-    proc->stderr_fd = errp[0];
     proc->report_fd = report[0];
-    out[0] = errp[0] = report[0] = -1;
+    report[0] = -1;
 
 done:
-    close_fd(&out[0]);
+    close_fd(&out[0]); /* both ends of the output pipe belong to the job now */
     close_fd(&out[1]);
-    close_fd(&errp[0]);
-    close_fd(&errp[1]);
     close_fd(&report[0]);
     close_fd(&report[1]);
     close_fd(&devnull);

@@ -78,7 +78,9 @@ struct plan *plan_parse(const uint8_t *spec, size_t len, char *err, size_t errle
     pl->netns_fd = -1;
     pl->init_fd = -1;
     pl->cgroup_fd = -1;
-    pl->report_wr = pl->out_wr = pl->err_wr = pl->devnull = -1;
+    pl->log_fd = -1;
+    pl->lifeline_fd = -1;
+    pl->report_wr = pl->out_wr = pl->out_rd = pl->devnull = -1;
     const char **args = NULL;
     int nargs = 0, nenv = 0;
 
@@ -165,11 +167,19 @@ struct plan *plan_parse(const uint8_t *spec, size_t len, char *err, size_t errle
         case JOBLET_NETNS_FD:
         case JOBLET_INIT_FD:
         case JOBLET_CGROUP_FD:
+        case JOBLET_LOG_FD:
+        case JOBLET_LIFELINE_FD:
             if (n != 4) goto bad;
             memcpy(&i32, v, 4);
             if (tag == JOBLET_NETNS_FD) pl->netns_fd = i32;
             else if (tag == JOBLET_INIT_FD) pl->init_fd = i32;
-            else pl->cgroup_fd = i32;
+            else if (tag == JOBLET_CGROUP_FD) pl->cgroup_fd = i32;
+            else if (tag == JOBLET_LOG_FD) pl->log_fd = i32;
+            else pl->lifeline_fd = i32;
+            break;
+        case JOBLET_LOG_LIMIT:
+            if (n != 8) goto bad;
+            memcpy(&pl->log_limit, v, 8);
             break;
         case JOBLET_NAMESPACES:
             if (n != 4) goto bad;
@@ -205,13 +215,16 @@ struct plan *plan_parse(const uint8_t *spec, size_t len, char *err, size_t errle
     if (!pl->root) ERR("spec has no root directory");
     if (nargs == 0) ERR("spec has no command");
     if (pl->init_fd < 0) ERR("spec has no init");
+    if (pl->log_fd < 0) ERR("spec has no log file");
+    if (pl->lifeline_fd < 0) ERR("spec has no lifeline");
     if (!pl->envp && !(pl->envp = calloc(1, sizeof(char *)))) ERR("out of memory");
 
-    /* joblet-init <report fd> -- command args... (the report pipe is fd 3 after the child's fd shuffle) */
+    /* joblet-init <log limit> -- command args... (its fds are fixed: see spawn.c) */
     pl->argv = calloc((size_t)nargs + 4, sizeof(char *));
     if (!pl->argv) ERR("out of memory");
+    snprintf(pl->log_limit_arg, sizeof pl->log_limit_arg, "%llu", (unsigned long long)pl->log_limit);
     pl->argv[0] = "joblet-init";
-    pl->argv[1] = "3";
+    pl->argv[1] = pl->log_limit_arg;
     pl->argv[2] = "--";
     memcpy(&pl->argv[3], args, (size_t)nargs * sizeof(char *));
     free(args);

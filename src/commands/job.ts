@@ -194,6 +194,7 @@ export async function status(args: string[], o: GlobalOptions): Promise<void> {
       ["Status", s.status],
       ["Exit code", s.endTime ? s.exitCode : undefined],
       ["Failure", s.failureReason ? `${s.failureReason}: ${s.failureMessage}` : undefined],
+      ["Warning", s.warning],
       ["Started", s.startTime],
       ["Ended", s.endTime],
       ["Duration", elapsed(s.startTime, s.endTime)],

@@ -7,7 +7,7 @@ import libraryPath from "../../csrc/libjoblet.so" with { type: "file" };
 import { encodeSpec, type SpawnSpec } from "./spec";
 
 /** Must equal JOBLET_ABI_VERSION in csrc/joblet.h. */
-export const EXPECTED_ABI_VERSION = 4;
+export const EXPECTED_ABI_VERSION = 5;
 
 const symbols = {
   joblet_abi_version: { args: [], returns: FFIType.i32 },
@@ -17,6 +17,7 @@ const symbols = {
   joblet_reap: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   joblet_watch_start: { args: [], returns: FFIType.i32 },
   joblet_watch_add: { args: [FFIType.i32], returns: FFIType.i32 },
+  joblet_lifeline: { args: [], returns: FFIType.i32 },
   joblet_netns_pool_start: { args: [FFIType.i32], returns: FFIType.i32 },
   joblet_netns_take: { args: [], returns: FFIType.i32 },
 } as const;
@@ -66,9 +67,7 @@ function check(rc: number, what: string): number {
 export interface SpawnedProcess {
   pid: number;
   pidfd: number;
-  stdoutFd: number;
-  stderrFd: number;
-  /** EOF when the command was exec'd; a joblet_report record when setup failed */
+  /** joblet_report records: a setup failure, or RUNNING then events; EOF when init exits */
   reportFd: number;
 }
 
@@ -77,14 +76,14 @@ const errBuffer = new Uint8Array(512);
 /** Starts a job (see csrc/spawn.c). Throws with libjoblet's message on failures before clone. */
 export function spawn(spec: SpawnSpec): SpawnedProcess {
   const buf = encodeSpec(spec);
-  const out = new Int32Array(5);
+  const out = new Int32Array(3);
   errBuffer.fill(0);
   const rc = lib().symbols.joblet_spawn(ptr(buf), buf.length, ptr(out), ptr(errBuffer), errBuffer.length);
   if (rc < 0) {
     const msg = Buffer.from(errBuffer.subarray(0, errBuffer.indexOf(0))).toString();
     throw new ErrnoError(-rc, msg || `spawn failed: errno ${-rc}`);
   }
-  return { pid: out[0]!, pidfd: out[1]!, stdoutFd: out[2]!, stderrFd: out[3]!, reportFd: out[4]! };
+  return { pid: out[0]!, pidfd: out[1]!, reportFd: out[2]! };
 }
 
 /** Sends a signal through a pidfd; false if the process is already gone. */
@@ -114,6 +113,11 @@ export function watchAdd(pidfd: number): void {
 export function initMemfd(): number {
   const bytes = new Uint8Array(readFileSync(initPath));
   return check(lib().symbols.joblet_sealed_memfd(Buffer.from("joblet-init\0"), ptr(bytes), bytes.length), "memfd for joblet-init");
+}
+
+/** The read end of the daemon's lifeline pipe, for every job's init (see csrc/joblet.h). */
+export function lifeline(): number {
+  return check(lib().symbols.joblet_lifeline(), "lifeline pipe");
 }
 
 /** Keeps `size` empty network namespaces ready (see csrc/netns.c). */

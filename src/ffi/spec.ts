@@ -23,6 +23,9 @@ export const Tag = {
   READONLY: 19,
   ROOT_WRITABLE: 20,
   CGROUP_FD: 21,
+  LOG_FD: 22,
+  LOG_LIMIT: 23,
+  LIFELINE_FD: 24,
 } as const;
 
 export const Namespace = { NET: 1, IPC: 2, UTS: 4, CGROUP: 8 } as const;
@@ -55,10 +58,19 @@ export interface SpawnSpec {
   namespaces: number;
   rlimits: { resource: number; soft: bigint; hard: bigint }[];
   initFd: number;
+  /** the job's log file, opened for appending: joblet-init writes the output there */
+  logFd: number;
+  /** bytes of output kept (0: no limit) */
+  logLimit: number;
+  /** the daemon's lifeline (EOF: the daemon died, init kills the job) */
+  lifelineFd: number;
   masks: string[];
   readonly: string[];
   rootWritable: boolean;
 }
+
+/** What the sandbox template describes; the job's log and the daemon's lifeline are added at launch. */
+export type SandboxSpec = Omit<SpawnSpec, "logFd" | "logLimit" | "lifelineFd">;
 
 export function encodeSpec(s: SpawnSpec): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -105,6 +117,11 @@ export function encodeSpec(s: SpawnSpec): Uint8Array {
     record(Tag.RLIMIT, b);
   }
   record(Tag.INIT_FD, i32(s.initFd));
+  record(Tag.LOG_FD, i32(s.logFd));
+  const limit = new Uint8Array(8);
+  new DataView(limit.buffer).setBigUint64(0, BigInt(s.logLimit), true);
+  record(Tag.LOG_LIMIT, limit);
+  record(Tag.LIFELINE_FD, i32(s.lifelineFd));
   for (const m of s.masks) record(Tag.MASK, text(m));
   for (const r of s.readonly) record(Tag.READONLY, text(r));
   if (s.rootWritable) record(Tag.ROOT_WRITABLE, new Uint8Array(0));

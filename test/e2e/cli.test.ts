@@ -197,7 +197,7 @@ describe("a copy of the binary alone in another directory", () => {
       expect(status.stdout).toContain(`Server:  joblet ${version}`);
       // a job through the copy: the embedded joblet-init runs as its PID 1
       const job = runBinary(join(bin, "rnx"), ["--config", join(conf, "rnx-config.yml"), "job", "run", "-f", "sh", "-c", "echo alone-ok; tr '\\0' ' ' < /proc/1/cmdline"], { env, cwd: "/" });
-      expect(job.stdout).toBe("alone-ok\njoblet-init 3 -- sh -c echo alone-ok; tr '\\0' ' ' < /proc/1/cmdline ");
+      expect(job.stdout).toBe("alone-ok\njoblet-init 1073741824 -- sh -c echo alone-ok; tr '\\0' ' ' < /proc/1/cmdline ");
     } finally {
       daemon.kill("SIGTERM");
       expect(await daemon.exited).toBe(0);

@@ -268,6 +268,9 @@ describe("logs", () => {
     const log = await readLogs(client, r.jobUuid);
     expect(log.length).toBeLessThan(8 * 1024 * 1024 + 200);
     expect(log.subarray(-120).toString()).toContain("[joblet: output exceeded 8388608 bytes; the rest was discarded]");
+    const s = await status(r.jobUuid);
+    if (isError(s)) throw new Error(s.details);
+    expect(s.warning).toContain("output exceeded joblet.maxLogSize (8388608 bytes)");
     // no growth trend: the second half of the run peaks no higher than the first (plus GC noise)
     const half = Math.floor(samples.length / 2);
     const peak = (xs: number[]) => Math.max(...xs);

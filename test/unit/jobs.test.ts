@@ -1,7 +1,7 @@
 // The job layer's pure parts: upload and request checks, mount planning, setup reports, the log
 // store's followers, and id resolution.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeSpec, Tag, type SpawnSpec } from "../../src/ffi/spec";
@@ -133,7 +133,7 @@ describe("setup reports", () => {
 
 describe("spec encoding", () => {
   test("records are tag, length, payload; the root comes first", () => {
-    const b = encodeSpec({ argv: ["a"], env: [], root: "/r", binds: [], symlinks: [], files: [], cwd: "/", hostname: "h", uid: 1, gid: 2, tmpOptions: "", cgroupProcs: [], namespaces: 0, rlimits: [], initFd: 9, masks: [], readonly: [], rootWritable: false });
+    const b = encodeSpec({ argv: ["a"], env: [], root: "/r", binds: [], symlinks: [], files: [], cwd: "/", hostname: "h", uid: 1, gid: 2, tmpOptions: "", cgroupProcs: [], namespaces: 0, rlimits: [], initFd: 9, logFd: 10, logLimit: 0, lifelineFd: 11, masks: [], readonly: [], rootWritable: false });
     const dv = new DataView(b.buffer, b.byteOffset);
     expect(dv.getUint16(0, true)).toBe(Tag.ROOT);
     expect(dv.getUint32(2, true)).toBe(3);
@@ -143,53 +143,80 @@ describe("spec encoding", () => {
 });
 
 describe("log store", () => {
-  test("followers get everything from byte 0, then live data, and end when the log closes", async () => {
-    const store = new LogStore(join(dir, "logs"), { maxBytes: 1 << 20, chunkSize: 4 });
+  // The job's init writes the file in production; here the test appends to it the same way (O_APPEND).
+  const write = (fd: number, text: string) => writeSync(fd, Buffer.from(text));
+
+  test("followers get everything from byte 0, then what is appended, and end when the log closes", async () => {
+    const store = new LogStore(join(dir, "logs"), { chunkSize: 4 });
     const log = store.create("job-a");
-    log.append(Buffer.from("hello "));
+    const fd = log.openForJob();
+    write(fd, "hello ");
     const early = (async () => {
       const parts: string[] = [];
       for await (const c of log.follow()) parts.push(Buffer.from(c).toString());
       return parts.join("");
     })();
-    await Bun.sleep(5);
-    log.append(Buffer.from("world"));
-    log.close();
-    log.append(Buffer.from("ignored"));
+    await Bun.sleep(20);
+    write(fd, "world");
+    closeSync(fd);
+    store.finished("job-a");
     expect(await early).toBe("hello world");
     let late = "";
     for await (const c of store.get("job-a")!.follow(6)) late += Buffer.from(c).toString();
     expect(late).toBe("world");
+    expect(store.stored()).toEqual(["job-a"]);
     store.remove("job-a");
-    expect(store.has("job-a")).toBe(false);
+    expect(store.get("job-a")).toBeUndefined();
   });
 
-  test("a log stops at maxBytes with a note", async () => {
-    const store = new LogStore(join(dir, "logs2"), { maxBytes: 10, chunkSize: 1024 });
-    const log = store.create("job-b");
-    log.append(Buffer.from("0123456789abcdef"));
-    log.append(Buffer.from("more"));
-    log.close();
+  test("a waiting follower sees new bytes promptly, without waiting for the poll", async () => {
+    const store = new LogStore(join(dir, "logs4"), { chunkSize: 1024 });
+    const log = store.create("job-d");
+    const fd = log.openForJob();
+    const it = log.follow()[Symbol.asyncIterator]();
+    const first = it.next();
+    await Bun.sleep(20);
+    const t0 = performance.now();
+    write(fd, "x");
+    expect(Buffer.from((await first).value as Uint8Array).toString()).toBe("x");
+    // inotify wakes it; the 250 ms poll is only a fallback (a bound, not a timing assertion)
+    expect(performance.now() - t0).toBeLessThan(200);
+    closeSync(fd);
+    store.finished("job-d");
+    expect((await it.next()).done).toBe(true);
+  });
+
+  test("a stored log is history after the store is recreated (daemon restart)", async () => {
+    const path = join(dir, "logs5");
+    const first = new LogStore(path, { chunkSize: 3 });
+    const fd = first.create("job-e").openForJob();
+    write(fd, "kept across restarts");
+    closeSync(fd);
+    const second = new LogStore(path, { chunkSize: 3 });
+    const log = second.get("job-e")!;
+    expect(log.closed).toBe(true);
     let out = "";
     for await (const c of log.follow()) out += Buffer.from(c).toString();
-    expect(out).toBe("0123456789\n[joblet: output exceeded 10 bytes; the rest was discarded]\n");
+    expect(out).toBe("kept across restarts");
   });
 
   test("a follower can be stopped while it waits", async () => {
-    const store = new LogStore(join(dir, "logs3"), { maxBytes: 100, chunkSize: 100 });
+    const store = new LogStore(join(dir, "logs3"), { chunkSize: 100 });
     const log = store.create("job-c");
+    const fd = log.openForJob();
     let stop = false;
     const it = (async () => {
       let n = 0;
       for await (const c of log.follow(0, () => stop)) n += c.length;
       return n;
     })();
-    log.append(Buffer.from("abc"));
-    await Bun.sleep(5);
+    write(fd, "abc");
+    await Bun.sleep(20);
     stop = true;
-    log.append(Buffer.from("d")); // wakes the follower, which sees the stop
+    write(fd, "d"); // wakes the follower, which sees the stop
     expect(await it).toBeGreaterThanOrEqual(3);
-    log.close();
+    closeSync(fd);
+    store.finished("job-c");
   });
 });
 

@@ -39,6 +39,7 @@ function common(j: JobRecord) {
     name: j.name,
     failureReason: j.failureReason ?? "",
     failureMessage: j.failureMessage ?? "",
+    warning: j.warning ?? "",
   };
 }
 

@@ -2,6 +2,7 @@
 // workspace and log, starts the sandbox, follows the process to its end (timeout, stop), records
 // a truthful final state, and cleans up.
 import { randomUUID } from "node:crypto";
+import { closeSync } from "node:fs";
 import type { RunJobRequest } from "../../gen/joblet";
 import { ErrnoError } from "../../ffi/libjoblet";
 import { ApiError, invalid, notFound, precondition } from "../errors";
@@ -9,7 +10,7 @@ import type { Logger } from "../logging/logger";
 import type { JobLog, LogStore } from "../logs/log-store";
 import type { CgroupDriver, JobCgroup } from "../sandbox/cgroups/driver";
 import { resolveLimits, type Host, type LimitDefaults } from "../sandbox/cgroups/limits";
-import type { JobProcess, Launcher } from "../sandbox/launcher";
+import type { JobEvent, JobProcess, Launcher } from "../sandbox/launcher";
 import type { SandboxTemplate } from "../sandbox/template";
 import type { Workspaces } from "../sandbox/workspace";
 import { TERMINAL, type FailureReason, type JobRecord, type JobStore } from "./job";
@@ -33,6 +34,8 @@ export interface JobManagerDeps {
   log: Logger;
   nodeId: string;
   policy: RunPolicy;
+  /** joblet.maxLogSize: bytes of output kept per job */
+  maxLogBytes: number;
   /** joblet.cleanupTimeout: SIGTERM → SIGKILL grace, in ms */
   stopGraceMs: number;
   /** filesystem.workspace */
@@ -108,17 +111,22 @@ export class JobManager {
       // the job is in its cgroups before it runs anything: born in the v2 one, joining v1 first thing
       live.cgroup = this.d.cgroups.create(uuid, limits, this.d.host.ioDevice);
       const spec = this.d.template.specFor({ uuid, argv: [checked.command, ...checked.args], env: { ...checked.env, ...checked.secrets }, workspace, cwd: checked.workDir });
-      proc = this.d.launcher.launch({ ...spec, cgroupProcs: live.cgroup.procsFiles, cgroupFd: live.cgroup.dirFd });
+      const logFd = log.openForJob();
+      try {
+        const sandbox = { ...spec, cgroupProcs: live.cgroup.procsFiles, cgroupFd: live.cgroup.dirFd, logFd, logLimit: this.d.maxLogBytes };
+        proc = this.d.launcher.launch(sandbox, (e) => this.onEvent(job, e));
+      } finally {
+        closeSync(logFd); // the job's init holds it now
+      }
     } catch (e) {
       const message = e instanceof ErrnoError || e instanceof Error ? e.message : String(e);
       this.d.log.error("job setup failed", { job: uuid, error: message });
-      const failed = this.finish(job, log, live, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
+      const failed = this.finish(job, live, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
       settle(failed);
       return failed;
     }
     live.proc = proc;
     this.d.metrics?.watch(uuid, live.cgroup);
-    const drained = proc.drain((chunk) => log.append(chunk));
     const failure = await proc.started;
     if (failure) {
       job.failureReason = failure.reason;
@@ -137,7 +145,7 @@ export class JobManager {
         }, job.timeoutMs);
       }
     }
-    const done = this.follow(job, log, live, proc, drained).then((j) => {
+    const done = this.follow(job, live, proc).then((j) => {
       settle(j);
       return j;
     });
@@ -146,11 +154,10 @@ export class JobManager {
   }
 
   /** Waits for the process and its output, then records how it ended. */
-  private async follow(job: JobRecord, log: JobLog, live: Live, proc: JobProcess, drained: Promise<void>): Promise<JobRecord> {
+  private async follow(job: JobRecord, live: Live, proc: JobProcess): Promise<JobRecord> {
     const status = await proc.exited;
-    // Init's exit kills the job's whole pid namespace, so the pipes close right after; the bound
-    // only guards against a kernel surprise leaving a reader waiting forever.
-    await Promise.race([drained, Bun.sleep(10_000)]);
+    // init wrote the whole output before it exited; its last reports (log events) follow at once
+    await proc.reported;
     clearTimeout(live.timeoutTimer);
     clearTimeout(live.killTimer);
     let reason: FailureReason | undefined = job.failureReason;
@@ -172,14 +179,14 @@ export class JobManager {
     } else if (live.stopRequested) {
       final = "STOPPED";
     }
-    return this.finish(job, log, live, { status: final, exitCode: status, failureReason: reason, failureMessage: message });
+    return this.finish(job, live, { status: final, exitCode: status, failureReason: reason, failureMessage: message });
   }
 
-  private finish(job: JobRecord, log: JobLog, live: Live, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
+  private finish(job: JobRecord, live: Live, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
     Object.assign(job, end, { endTime: new Date().toISOString() });
     this.d.metrics?.unwatch(job.uuid); // one last sample before the cgroup goes
     this.d.store.put(job); // the final state is visible before followers see the end of the log
-    log.close();
+    this.d.logs.finished(job.uuid);
     this.live.delete(job.uuid);
     if (live.cgroup) {
       const removal = live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message }));
@@ -189,6 +196,18 @@ export class JobManager {
     if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) this.d.workspaces.remove(job.uuid);
     this.d.log.info("job ended", { job: job.uuid, status: job.status, exitCode: job.exitCode, reason: job.failureReason });
     return job;
+  }
+
+  /** Log trouble goes into the job's record (status shows it) and the daemon's log, once. */
+  private onEvent(job: JobRecord, e: JobEvent): void {
+    if (e.kind === "ORPHANED") return; // only a dead daemon's jobs see it
+    job.warning =
+      e.kind === "LOG_TRUNCATED"
+        ? `output exceeded joblet.maxLogSize (${this.d.maxLogBytes} bytes); the rest was discarded`
+        : `the log could not be written (${e.message}); output from then on was discarded`;
+    if (e.kind === "LOG_FAILED") this.d.log.error("job log write failed", { job: job.uuid, error: e.message });
+    else this.d.log.warn("job log truncated", { job: job.uuid, maxLogSize: this.d.maxLogBytes });
+    this.d.store.put(job);
   }
 
   /** A job by uuid or by a unique prefix of at least 8 characters. */

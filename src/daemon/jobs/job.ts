@@ -36,6 +36,8 @@ export interface JobRecord {
   scheduledTime?: string;
   failureReason?: FailureReason;
   failureMessage?: string;
+  /** something the user should know that did not fail the job (e.g. output discarded: disk full) */
+  warning?: string;
   /** wall-clock limit in ms (0 = none) */
   timeoutMs: number;
   nodeId: string;

@@ -1,89 +1,116 @@
-// Job output: one append-only file per job, and any number of followers that read it from any
-// offset and then wait for more. The file is the only buffer: a slow follower reads at its own
-// pace and never holds up the job or the others, memory stays flat, and every follower sees the
-// same bytes in the same order. A job's log stops growing at maxBytes (with a closing note).
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync, writeSync } from "node:fs";
+// Job output: one append-only file per job, written by the job's joblet-init (never by the
+// daemon, so output survives a daemon crash), and any number of followers that read it from any
+// byte offset and then wait for more. The file is the only buffer: a slow follower reads at its
+// own pace and never holds up the job or the others, memory stays flat, and every follower sees
+// the same bytes in the same order. Offsets are byte positions in the file, so a replay that
+// turns into a follow has no gap and no duplicate, and a client can resume exactly.
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 
+/** Followers re-check the file at least this often (inotify covers the rest). */
+const POLL_MS = 250;
+
 export class JobLog {
-  private fd: number | undefined;
-  private bytes = 0;
-  private ended = false;
-  private truncated = false;
-  private wake: (() => void) | undefined;
-  private changed: Promise<void> | undefined;
+  private ended: boolean;
+  private watcher: FSWatcher | undefined;
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     readonly path: string,
-    private readonly maxBytes: number,
     private readonly chunkSize: number,
+    ended = false,
   ) {
-    this.fd = openSync(path, "a+", 0o600);
-    this.bytes = fstatSync(this.fd).size;
+    this.ended = ended;
   }
 
+  /** Bytes written so far. */
   get size(): number {
-    return this.bytes;
+    try {
+      return statSync(this.path).size;
+    } catch {
+      return 0;
+    }
   }
 
+  /** True once the job's init has exited: the file will not grow any more. */
   get closed(): boolean {
     return this.ended;
   }
 
-  append(chunk: Uint8Array): void {
-    if (this.ended || this.fd === undefined || this.truncated) return;
-    let data = chunk;
-    if (this.bytes + data.length > this.maxBytes) {
-      data = data.subarray(0, Math.max(0, this.maxBytes - this.bytes));
-      this.truncated = true;
-    }
-    for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off);
-    this.bytes += data.length;
-    if (this.truncated) {
-      const note = Buffer.from(`\n[joblet: output exceeded ${this.maxBytes} bytes; the rest was discarded]\n`);
-      writeSync(this.fd, note);
-      this.bytes += note.length;
-    }
-    this.notify();
+  /** An O_APPEND descriptor for the job's init; the caller closes it once the job is spawned. */
+  openForJob(): number {
+    return openSync(this.path, "a", 0o600);
   }
 
   /** No more output will come: followers finish once they have read everything. */
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    this.notify();
+    this.wakeAll();
   }
 
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    this.changed = undefined;
-    wake?.();
+  private wakeAll(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    for (const wake of this.waiting) wake();
+    this.waiting.clear();
   }
 
-  private next(): Promise<void> {
-    this.changed ??= new Promise((resolve) => (this.wake = resolve));
-    return this.changed;
+  /** Resolves when the file may have grown, the log closed, or POLL_MS passed. */
+  private changed(): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    if (!this.watcher) {
+      try {
+        this.watcher = watch(this.path, { persistent: false }, () => {
+          for (const wake of this.waiting) wake();
+          this.waiting.clear();
+        });
+      } catch {
+        // the timer alone still works
+      }
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, POLL_MS);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        self.waiting.delete(done);
+        if (self.waiting.size === 0 && !self.ended) {
+          self.watcher?.close();
+          self.watcher = undefined;
+        }
+        resolve();
+      }
+      this.waiting.add(done);
+    });
   }
 
-  /** Everything from `offset`, then new output as it comes, until the log is closed or `stop()` says so. */
+  /** Everything from byte `offset`, then new output as it comes, until the log is closed or
+   * `stop()` says so. */
   async *follow(offset = 0, stop: () => boolean = () => false): AsyncGenerator<Uint8Array> {
-    const fd = openSync(this.path, "r");
+    let fd: number;
+    try {
+      fd = openSync(this.path, "r");
+    } catch {
+      return; // removed (DeleteJob, retention)
+    }
     try {
       let pos = offset;
+      let buf = Buffer.allocUnsafe(this.chunkSize);
       while (!stop()) {
-        if (pos < this.bytes) {
-          const buf = Buffer.allocUnsafe(Math.min(this.chunkSize, this.bytes - pos));
-          const n = readSync(fd, buf, 0, buf.length, pos);
+        const wasEnded = this.ended; // read before the size: output then EOF, never EOF then output
+        const size = fstatSync(fd).size;
+        if (pos < size) {
+          const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
           if (n <= 0) break;
           pos += n;
-          yield n === buf.length ? buf : buf.subarray(0, n);
+          const chunk = buf.subarray(0, n);
+          buf = Buffer.allocUnsafe(this.chunkSize); // the consumer keeps the chunk it got
+          yield chunk;
           continue;
         }
-        if (this.ended) return;
-        await this.next();
+        if (wasEnded) return;
+        await this.changed();
       }
     } finally {
       closeSync(fd);
@@ -96,7 +123,7 @@ export class LogStore {
 
   constructor(
     private readonly dir: string,
-    private readonly opts: { maxBytes: number; chunkSize: number },
+    private readonly opts: { chunkSize: number },
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -105,24 +132,46 @@ export class LogStore {
     return join(this.dir, `${uuid}.log`);
   }
 
-  /** The job's log, opened for appending if it is still being written. */
+  /** A new, empty log for a job that is about to start. */
   create(uuid: string): JobLog {
-    const log = new JobLog(this.pathOf(uuid), this.opts.maxBytes, this.opts.chunkSize);
+    const log = new JobLog(this.pathOf(uuid), this.opts.chunkSize);
+    closeSync(openSync(log.path, "w", 0o600));
     this.open.set(uuid, log);
     return log;
   }
 
+  /** The job's log: the live one while the job runs, else the stored history (undefined if none). */
   get(uuid: string): JobLog | undefined {
-    return this.open.get(uuid);
+    const live = this.open.get(uuid);
+    if (live) return live;
+    const path = this.pathOf(uuid);
+    return existsSync(path) ? new JobLog(path, this.opts.chunkSize, true) : undefined;
   }
 
-  has(uuid: string): boolean {
-    return this.open.has(uuid) || existsSync(this.pathOf(uuid));
+  /** The job ended: its log is history now. */
+  finished(uuid: string): void {
+    this.open.get(uuid)?.close();
+    this.open.delete(uuid);
+  }
+
+  /** Bytes on disk of a stored log (0 if none). */
+  sizeOf(uuid: string): number {
+    try {
+      return statSync(this.pathOf(uuid)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Uuids of every stored log (live or not). */
+  stored(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith(".log"))
+      .map((f) => f.slice(0, -4));
   }
 
   remove(uuid: string): void {
-    this.open.get(uuid)?.close();
-    this.open.delete(uuid);
+    this.finished(uuid);
     rmSync(this.pathOf(uuid), { force: true });
   }
 }

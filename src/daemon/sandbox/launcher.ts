@@ -1,11 +1,15 @@
-// Starts sandboxed processes through libjoblet and watches them: the setup report (exec'd, or
-// which step failed and why), the output pipes, and the exit status (pidfd, via one watcher thread).
-import { closeSync, read } from "node:fs";
+// Starts sandboxed processes through libjoblet and watches them: init's reports (the command ran,
+// or which setup step failed and why; then log events) and the exit status (pidfd, via one
+// watcher thread). The output never passes through here: joblet-init writes it to the job's log.
+import { closeSync } from "node:fs";
 import { getSystemErrorMap } from "node:util";
 import * as ffi from "../../ffi/libjoblet";
-import { Namespace, type SpawnSpec } from "../../ffi/spec";
+import { Namespace, type SandboxSpec, type SpawnSpec } from "../../ffi/spec";
 
 export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED";
+
+/** Something init reports about a running job. */
+export type JobEvent = { kind: "LOG_TRUNCATED" } | { kind: "LOG_FAILED"; message: string } | { kind: "ORPHANED" };
 
 export interface SetupFailure {
   reason: FailureReason;
@@ -19,8 +23,8 @@ export interface JobProcess {
   started: Promise<SetupFailure | undefined>;
   /** resolves with the exit status: the code, or 128 + the signal */
   exited: Promise<number>;
-  /** reads stdout and stderr to the end, in arrival order, then closes them */
-  drain(onChunk: (chunk: Uint8Array) => void): Promise<void>;
+  /** resolves when init exited and said everything it had to say */
+  reported: Promise<void>;
   /** false once the process is gone */
   signal(sig: NodeJS.Signals): boolean;
 }
@@ -31,7 +35,7 @@ const errors = getSystemErrorMap();
 const strerror = (errno: number) => errors.get(-errno)?.[1] ?? `errno ${errno}`;
 
 // enum joblet_stage (csrc/joblet.h)
-const STAGES: Record<number, (s: SpawnSpec, index: number, errno: number) => string> = {
+const STAGES: Record<number, (s: SandboxSpec, index: number, errno: number) => string> = {
   1: (s, i) => `join cgroup ${s.cgroupProcs[i] ?? ""}`,
   2: () => "join the network namespace",
   3: () => "create the cgroup namespace",
@@ -56,19 +60,24 @@ const STAGES: Record<number, (s: SpawnSpec, index: number, errno: number) => str
   22: () => "drop supplementary groups",
   23: (s) => `switch to group ${s.gid}`,
   24: (s) => `switch to user ${s.uid}`,
-  25: () => "set the parent-death signal",
   26: (s) => `working directory ${s.cwd}`,
   27: () => "set no_new_privs",
   28: () => "install the seccomp filter",
   29: () => "start joblet-init",
   40: () => "fork the command",
+  43: () => "start joblet-init's event loop",
 };
 const STAGE_EXEC = 41;
 const STAGE_NOT_FOUND = 42;
+const EVENT_RUNNING = 50;
+const EVENT_LOG_TRUNCATED = 51;
+const EVENT_LOG_FAILED = 52;
+const EVENT_ORPHANED = 53;
 const REPORT_MAGIC = 0x4a424c54;
+const REPORT_SIZE = 16;
 
 /** A setup report (struct joblet_report) as a reason and a message a person can act on. */
-export function describeReport(bytes: Uint8Array, spec: SpawnSpec): SetupFailure {
+export function describeReport(bytes: Uint8Array, spec: SandboxSpec): SetupFailure {
   if (bytes.length < 16) return { reason: "SETUP_FAILED", message: "the sandbox setup ended without a report" };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, 16);
   const [magic, stage, errno, index] = [dv.getUint32(0, true), dv.getInt32(4, true), dv.getInt32(8, true), dv.getInt32(12, true)];
@@ -84,26 +93,23 @@ export function describeReport(bytes: Uint8Array, spec: SpawnSpec): SetupFailure
   return { reason: "SETUP_FAILED", message: `${what}: ${strerror(errno)}` };
 }
 
-/** The setup report: EOF (exec'd) or one 16-byte record. A plain read is the cheapest wait here. */
-function readReport(fd: number): Promise<Uint8Array> {
-  const buf = Buffer.alloc(16);
-  return new Promise((resolve) => {
-    let got = 0;
-    const next = () =>
-      read(fd, buf, got, buf.length - got, null, (err, n) => {
-        if (!err && n > 0 && (got += n) < buf.length) return next();
-        closeSync(fd); // Bun does not close fds it did not open
-        resolve(buf.subarray(0, err ? 0 : got));
-      });
-    next();
-  });
-}
-
-async function pump(fd: number, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+/** Reads init's report records until EOF (init exited): the first says whether the command
+ * runs; later ones are events. A stream, not a blocking read: a job holds it for its lifetime. */
+async function readReports(fd: number, onRecord: (stage: number, errno: number, record: Uint8Array) => void): Promise<void> {
+  let pending = Buffer.alloc(0);
   try {
-    for await (const chunk of Bun.file(fd).stream()) onChunk(chunk);
+    for await (const chunk of Bun.file(fd).stream()) {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
+      while (pending.length >= REPORT_SIZE) {
+        const record = pending.subarray(0, REPORT_SIZE);
+        pending = pending.subarray(REPORT_SIZE);
+        onRecord(record.readInt32LE(4), record.readInt32LE(8), record);
+      }
+    }
+  } catch {
+    // a read error ends the reports like EOF does
   } finally {
-    closeSync(fd);
+    closeSync(fd); // Bun does not close fds it did not open
   }
 }
 
@@ -111,6 +117,8 @@ export class Launcher {
   private readonly waiting = new Map<number, (status: number) => void>();
 
   /** `netnsPool`: how many empty network namespaces to keep ready (0: create each at start). */
+  private readonly lifeline = ffi.lifeline();
+
   constructor(netnsPool = 0) {
     const fd = ffi.watchStart();
     void this.watch(fd);
@@ -134,13 +142,14 @@ export class Launcher {
     }
   }
 
-  /** Throws (ErrnoError) when the job could not even be cloned; setup failures come through `started`. */
-  launch(spec: SpawnSpec): JobProcess {
+  /** Throws (ErrnoError) when the job could not even be cloned; setup failures come through
+   * `started`, log events through `onEvent`. */
+  launch(spec: Omit<SpawnSpec, "lifelineFd">, onEvent: (e: JobEvent) => void): JobProcess {
     // A new network namespace is the slowest part of a start: take a ready one from the pool.
     const netns = spec.namespaces & Namespace.NET && spec.netnsFd === undefined ? ffi.netnsTake() : undefined;
     let p: ffi.SpawnedProcess;
     try {
-      p = ffi.spawn(netns === undefined ? spec : { ...spec, netnsFd: netns });
+      p = ffi.spawn({ ...spec, lifelineFd: this.lifeline, ...(netns === undefined ? {} : { netnsFd: netns }) });
     } finally {
       if (netns !== undefined) closeSync(netns); // the job's processes hold it now
     }
@@ -152,12 +161,21 @@ export class Launcher {
       }),
     );
     ffi.watchAdd(p.pidfd);
-    const started = readReport(p.reportFd).then((report) => (report.length ? describeReport(report, spec) : undefined));
+    let start: ((f: SetupFailure | undefined) => void) | undefined;
+    const started = new Promise<SetupFailure | undefined>((resolve) => (start = resolve));
+    const reported = readReports(p.reportFd, (stage, errno, record) => {
+      if (start) {
+        start(stage === EVENT_RUNNING ? undefined : describeReport(record, spec));
+        start = undefined;
+      } else if (stage === EVENT_LOG_TRUNCATED) onEvent({ kind: "LOG_TRUNCATED" });
+      else if (stage === EVENT_LOG_FAILED) onEvent({ kind: "LOG_FAILED", message: strerror(errno) });
+      else if (stage === EVENT_ORPHANED) onEvent({ kind: "ORPHANED" });
+    }).then(() => start?.(describeReport(new Uint8Array(0), spec)));
     return {
       pid: p.pid,
       started,
       exited,
-      drain: (onChunk) => Promise.all([pump(p.stdoutFd, onChunk), pump(p.stderrFd, onChunk)]).then(() => undefined),
+      reported,
       signal: (sig) => !gone && ffi.signal(p.pidfd, SIGNALS[sig] ?? 15),
     };
   }

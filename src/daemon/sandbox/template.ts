@@ -4,7 +4,7 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import type { ServerConfig } from "../../config/load";
-import { Namespace, Rlimit, type SpawnSpec } from "../../ffi/spec";
+import { Namespace, Rlimit, type SandboxSpec, type SpawnSpec } from "../../ffi/spec";
 import type { Logger } from "../logging/logger";
 import type { JobUser } from "./users";
 
@@ -146,7 +146,7 @@ export class SandboxTemplate {
     return files.filter((f) => !this.mounts.binds.some((b) => f.path === b.dst || f.path.startsWith(`${b.dst}/`)));
   }
 
-  specFor(job: JobSandbox): SpawnSpec {
+  specFor(job: JobSandbox): SandboxSpec {
     return {
       argv: job.argv,
       env: this.environment(job),
