@@ -41,6 +41,8 @@ const server = section({
   mode: oneOf(["server"] as const).default("server"),
   address: host().default("0.0.0.0"),
   port: port().default(50051),
+  /** joblet extension: the HTTPS endpoint (server-sent events: logs, status, job events); 0 = off */
+  http_port: int(0, 65535, "a port number 1-65535, or 0 for no HTTPS endpoint").default(50052),
   nodeId: str("a node id (a UUID)").default(""),
   tls: section({
     enabled: alwaysOn("TLS").default(true),
@@ -171,6 +173,16 @@ const ipc = section({
 const directory = section({ directory: absolutePath().optional() });
 
 const persist = section({
+  /** joblet extension: how long finished jobs (record, log, metrics) are kept; "0" = no limit */
+  retention: section({
+    max_age: duration().default(30 * 24 * 3_600_000),
+    /** total bytes of finished jobs' logs and metrics; the oldest jobs go first */
+    max_size: size().default(10 * 1024 ** 3),
+    interval: leaf('a duration of at least "1s"', (v) => {
+      const ms = parseDuration(v);
+      return ms !== undefined && ms >= 1000 ? ms : undefined;
+    }).default(600_000),
+  }).prefault({}),
   server: section({
     grpc_socket: absolutePath().default("/opt/joblet/run/persist-grpc.sock"),
     max_connections: positiveInt().default(500),

@@ -4,7 +4,6 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ServerConfig } from "../config/load";
 import { initMemfd } from "../ffi/libjoblet";
-import { MemoryJobStore } from "./jobs/job";
 import { MetricsSampler, MetricsStore } from "./jobs/metrics";
 import { diskOf } from "./sandbox/cgroups/device";
 import { onlineCpus } from "./sandbox/cgroups/hierarchy";
@@ -17,8 +16,10 @@ import { LogStore } from "./logs/log-store";
 import { Launcher } from "./sandbox/launcher";
 import { SandboxTemplate } from "./sandbox/template";
 import { resolveJobUser } from "./sandbox/users";
+import { openStateStore } from "./state/open";
+import type { StateStore } from "./state/store";
 import { Workspaces } from "./sandbox/workspace";
-import { JobletServer } from "./server";
+import { checkPortFree, JobletServer } from "./server";
 
 /** Empty network namespaces kept ready for job starts (creating one costs about a millisecond). */
 const NETNS_POOL = 8;
@@ -28,6 +29,8 @@ export class Daemon {
     private readonly server: JobletServer,
     readonly jobs: JobManager,
     private readonly cgroups: CgroupDriver,
+    private readonly state: StateStore,
+    private readonly sweeper: ReturnType<typeof setInterval>,
     private readonly stopGraceMs: number,
     private readonly log: Logger,
   ) {}
@@ -37,6 +40,19 @@ export class Daemon {
   }
 
   static async start(config: ServerConfig, log: Logger): Promise<Daemon> {
+    // first: an unreadable state database stops the daemon before it touches anything
+    const state = openStateStore(config.state);
+    log.child("state").info("state store", { backend: state.backend, jobs: state.jobs.count(), directory: config.state.backend === "local" ? config.state.local.directory : undefined });
+    try {
+      return await Daemon.assemble(config, log, state);
+    } catch (e) {
+      state.close(); // releases the database's lock for the next attempt
+      throw e;
+    }
+  }
+
+  private static async assemble(config: ServerConfig, log: Logger, state: StateStore): Promise<Daemon> {
+    if (config.server.port !== 0) await checkPortFree(config.server.address, config.server.port);
     const user = resolveJobUser(config.process.default_user, config.process.default_group);
     // the mount point of every job's tmpfs root (mounted in the job's own mount namespace only)
     const rootDir = join(config.filesystem.tmpDir, "rootfs");
@@ -74,9 +90,11 @@ export class Daemon {
       limitDefaults,
       metrics: config.cgroup.accounting.enabled ? new MetricsSampler(metricsStore, config.telemetry.metrics_interval) : undefined,
       metricsStore,
-      store: new MemoryJobStore(),
+      store: state.jobs,
       logs: new LogStore(config.persist.storage.local.logs.directory ?? "/opt/joblet/logs", { chunkSize: config.buffers.chunk_size }),
       maxLogBytes: config.joblet.maxLogSize,
+      keepHistory: config.ipc.enabled,
+      retention: { maxAgeMs: config.persist.retention.max_age, maxBytes: config.persist.retention.max_size },
       launcher: new Launcher(config.namespaces.includes("network") ? NETNS_POOL : 0),
       template,
       workspaces,
@@ -92,15 +110,20 @@ export class Daemon {
       cleanupOnExit: config.filesystem.workspace.cleanup_on_exit,
       preserveOnFailure: config.filesystem.workspace.preserve_on_failure,
     });
+    jobs.recover(); // after cleanStale: the previous daemon's jobs have ended by now
+    jobs.sweep();
     const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, log: log.child("grpc") });
-    return new Daemon(server, jobs, cgroups, Math.min(config.joblet.cleanupTimeout, 5000), log);
+    const sweeper = setInterval(() => jobs.sweep(), config.persist.retention.interval);
+    return new Daemon(server, jobs, cgroups, state, sweeper, Math.min(config.joblet.cleanupTimeout, 5000), log);
   }
 
   /** Running jobs are stopped first (their log streams end), then the server. */
   async stop(): Promise<void> {
+    clearInterval(this.sweeper);
     await this.jobs.shutdown(this.stopGraceMs);
     await this.server.stop(5000);
     await this.jobs.settled(); // job cgroups removed
     await this.cgroups.close().catch((e: Error) => this.log.warn("cgroup directories not removed", { error: e.message }));
+    this.state.close();
   }
 }

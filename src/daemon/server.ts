@@ -1,5 +1,6 @@
 // The daemon: a grpc-js server with mutual TLS, the auth interceptor and every service.
 import * as grpc from "@grpc/grpc-js";
+import { createServer } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ServerConfig } from "../config/load";
 import { AuditLog } from "./auth/audit";
@@ -83,6 +84,20 @@ function auditHandshakeFailures(server: grpc.Server, audit: AuditLog, log: Logge
       log.info("TLS handshake refused", { peer, reason: err.code ?? err.message });
     });
   }
+}
+
+/**
+ * Fails like the real bind would if the port is taken. Checked before the daemon touches its
+ * per-port cgroup directory: a second daemon configured with a running one's port must not
+ * clean up (kill) that daemon's jobs as stale.
+ */
+export async function checkPortFree(host: string, port: number): Promise<void> {
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (e) => reject(new Error(`cannot listen on ${address}: ${bindError(e)}`)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /** grpc-js reports a failed bind as "No address added out of total 1 resolved errors: [listen EADDRINUSE …]". */

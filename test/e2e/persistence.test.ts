@@ -1,11 +1,15 @@
-// Durable output: the job's init writes its log, so a full disk costs output, never the job or
-// the daemon.
+// Durable state and output (issue 5): restarts after SIGTERM and SIGKILL keep every job and every
+// byte of output, history replays, retention, live-only logs, a full disk, a corrupt database.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { GetJobStatusResponse, JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, readLogs, runRequest } from "../helpers/client";
-import { startDaemon } from "../helpers/daemon";
+import { startDaemon, type DaemonOptions, type TestDaemon } from "../helpers/daemon";
+import { makePki } from "../helpers/pki";
+import { rnx } from "../helpers/run";
 
 const work = mkdtempSync(join(tmpdir(), "persistence-test-"));
 const mounts: string[] = [];
@@ -60,6 +64,214 @@ describe("disk full", () => {
         await Bun.sleep(20);
       }
       expect((await readLogs(client, next.jobUuid)).toString()).toBe("fine\n");
+    } finally {
+      client.close();
+      await d.stop();
+    }
+  });
+});
+
+/** Every directory the daemon keeps state in, under `root`, so a second daemon finds the first's. */
+function durable(root: string, extra: Record<string, Record<string, unknown>> = {}): NonNullable<DaemonOptions["config"]> {
+  return {
+    ...extra,
+    filesystem: { baseDir: join(root, "jobs"), tmpDir: join(root, "tmp"), ...extra.filesystem },
+    persist: { storage: { local: { logs: { directory: join(root, "logs") }, metrics: { directory: join(root, "metrics") } } }, ...extra.persist },
+    state: { local: { directory: join(root, "state") }, ...extra.state },
+  };
+}
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const TERMINAL = ["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
+
+async function statusOf(client: JobServiceClient, uuid: string): Promise<GetJobStatusResponse> {
+  const s = await call(client.getJobStatus, client, { uuid });
+  if (isError(s)) throw new Error(`${uuid}: ${s.details}`);
+  return s;
+}
+
+async function ended(client: JobServiceClient, uuid: string): Promise<GetJobStatusResponse> {
+  for (;;) {
+    const s = await statusOf(client, uuid);
+    if (TERMINAL.includes(s.status)) return s;
+    await Bun.sleep(20);
+  }
+}
+
+async function start(client: JobServiceClient, command: string, args: string[]): Promise<string> {
+  const r = await call(client.runJob, client, runRequest({ command, args }));
+  if (isError(r)) throw new Error(r.details);
+  return r.jobUuid;
+}
+
+async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe("restart", () => {
+  test("after SIGTERM: every job, its state and its log are back; history replays through rnx", async () => {
+    const root = join(work, "sigterm");
+    const pki = makePki();
+    const a = await startDaemon({ pki, config: durable(root) });
+    let client = jobClient(a.address, pki.ca.cert, pki.clients.admin);
+    let b: TestDaemon | undefined;
+    try {
+      const done = await start(client, "sh", ["-c", "seq 1 20000; echo 'ünïcode ✓'; exit 4"]);
+      const running = await start(client, "sh", ["-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.01; done"]);
+      const before = await ended(client, done);
+      await waitFor("output of the running job", async () => (await readLogsUntil(client, running, 50)) >= 50);
+      client.close();
+      expect(await a.stop()).toBe(0);
+
+      b = await startDaemon({ pki, config: durable(root, { server: { port: a.port } }) });
+      client = jobClient(b.address, pki.ca.cert, pki.clients.admin);
+      const after = await statusOf(client, done);
+      expect(after).toEqual(before);
+      const stopped = await statusOf(client, running);
+      expect({ status: stopped.status, reason: stopped.failureReason }).toEqual({ status: "FAILED", reason: "DAEMON_SHUTDOWN" });
+      const log = await readLogs(client, done);
+      expect(log.toString()).toBe(`${Array.from({ length: 20000 }, (_, i) => i + 1).join("\n")}\nünïcode ✓\n`);
+      // the running job's lines are whole and consecutive up to the stop
+      const lines = (await readLogs(client, running)).toString().split("\n");
+      expect(lines.pop()).toBe("");
+      expect(lines.length).toBeGreaterThanOrEqual(50);
+      lines.forEach((l, i) => expect(l).toBe(`line ${i}`));
+      // rnx reads the history too, byte for byte
+      const viaRnx = rnx(["--config", b.clients.admin, "job", "log", done]);
+      expect(sha(Buffer.from(viaRnx.stdout))).toBe(sha(log));
+      const list = rnx(["--config", b.clients.admin, "job", "list", "--json"]);
+      expect((JSON.parse(list.stdout) as { id: string }[]).map((j) => j.id).sort()).toEqual([done, running].sort());
+    } finally {
+      client.close();
+      await b?.stop();
+      await a.stop();
+    }
+  }, 60_000);
+
+  test("after SIGKILL with 50 jobs running: each ends FAILED DAEMON_RESTART with every byte it wrote, nothing is left behind", async () => {
+    const root = join(work, "sigkill");
+    const pki = makePki();
+    const config = durable(root, { filesystem: { workspace: { preserve_on_failure: true } } });
+    const a = await startDaemon({ pki, config });
+    let client = jobClient(a.address, pki.ca.cert, pki.clients.admin);
+    let b: TestDaemon | undefined;
+    const marker = `persist-${process.pid}`;
+    try {
+      const finished = await start(client, "echo", ["finished before the kill"]);
+      await ended(client, finished);
+      // each line goes to stdout first, then to a file in the workspace: the file is a lower
+      // bound of what the job wrote, the log must hold all of it
+      const script = `i=0; while :; do echo "$JOBLET_JOB_ID $i ${marker}"; echo "$JOBLET_JOB_ID $i ${marker}" >> /work/written; i=$((i+1)); sleep 0.02; done`;
+      const uuids = await Promise.all(Array.from({ length: 50 }, () => start(client, "sh", ["-c", script])));
+      await waitFor("every job writing", () => uuids.every((u) => existsSync(join(root, "jobs", u, "work", "written"))), 30_000);
+      await Bun.sleep(300);
+      process.kill(a.pid, "SIGKILL");
+      await a.exited;
+      client.close();
+
+      b = await startDaemon({ pki, config: { ...config, server: { port: a.port } } });
+      client = jobClient(b.address, pki.ca.cert, pki.clients.admin);
+      expect(b.output()).toMatch(/recovered from the previous run.*failed=50/);
+      expect((await statusOf(client, finished)).status).toBe("COMPLETED");
+      for (const uuid of uuids) {
+        const s = await statusOf(client, uuid);
+        expect({ status: s.status, reason: s.failureReason }).toEqual({ status: "FAILED", reason: "DAEMON_RESTART" });
+        const written = readFileSync(join(root, "jobs", uuid, "work", "written"), "utf8");
+        const log = (await readLogs(client, uuid)).toString();
+        expect(written.length).toBeGreaterThan(0);
+        expect(log.startsWith(written)).toBe(true);
+        expect(log.slice(written.length).split("\n").length).toBeLessThanOrEqual(2); // at most the line in flight
+      }
+      // no process of any job survived, and the new daemon removed the old cgroups
+      const ps = Bun.spawnSync(["pgrep", "-f", marker]).stdout.toString().trim();
+      expect(ps).toBe("");
+      expect(b.output()).toMatch(/staleRemoved=([1-9]\d*)/);
+      // the new daemon runs jobs as usual
+      const next = await start(client, "echo", ["after restart"]);
+      expect((await ended(client, next)).status).toBe("COMPLETED");
+    } finally {
+      client.close();
+      await b?.stop();
+      await a.stop();
+    }
+  }, 120_000);
+
+  test("a corrupt state database stops the daemon with the file and the way out, and is not touched", async () => {
+    const root = join(work, "corrupt");
+    mkdirSync(join(root, "state"), { recursive: true });
+    const db = join(root, "state", "joblet.db");
+    const garbage = Buffer.alloc(8192, "not a database ");
+    writeFileSync(db, garbage);
+    let failure = "";
+    try {
+      const d = await startDaemon({ config: durable(root) });
+      await d.stop();
+    } catch (e) {
+      failure = (e as Error).message;
+    }
+    expect(failure).toContain("daemon did not start");
+    expect(failure).toContain(db);
+    expect(failure).toMatch(/mv |move|restore|backup/i);
+    expect(sha(readFileSync(db))).toBe(sha(garbage));
+  });
+});
+
+/** How many lines the job's log has now (reads the whole log so far). */
+async function readLogsUntil(client: JobServiceClient, uuid: string, lines: number): Promise<number> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const s = client.getJobLogs({ uuid });
+    s.on("data", (c: { payload: Buffer }) => {
+      n += c.payload.toString().split("\n").length - 1;
+      if (n >= lines) s.cancel();
+    });
+    s.on("error", () => resolve(n));
+    s.on("end", () => resolve(n));
+  });
+}
+
+describe("history", () => {
+  test("retention removes finished jobs beyond max_age, and the oldest beyond max_size", async () => {
+    const root = join(work, "retention");
+    const d = await startDaemon({ config: durable(root, { persist: { retention: { max_age: "3s", max_size: "3KB", interval: "1s" } } }) });
+    const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
+    try {
+      const running = await start(client, "sleep", ["30"]);
+      const jobs: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        jobs.push(await start(client, "sh", ["-c", `head -c 1200 /dev/zero | tr '\\0' ${i}`]));
+        await ended(client, jobs[i]!);
+      }
+      // 3 × 1200 B > 3 KB: the oldest goes at the next sweep, the two newest stay for now
+      await waitFor("the oldest job removed", async () => isError(await call(client.getJobStatus, client, { uuid: jobs[0]! })));
+      expect((await statusOf(client, jobs[1]!)).status).toBe("COMPLETED");
+      expect(existsSync(join(root, "logs", `${jobs[0]}.log`))).toBe(false);
+      // then age removes the rest; the running job is never swept
+      await waitFor("the old jobs removed", async () => isError(await call(client.getJobStatus, client, { uuid: jobs[2]! })), 15_000);
+      expect((await statusOf(client, running)).status).toBe("RUNNING");
+      expect(readdirSync(join(root, "logs"))).toEqual([`${running}.log`]);
+    } finally {
+      client.close();
+      await d.stop();
+    }
+  }, 30_000);
+
+  test("ipc.enabled: false keeps logs live only: followed while running, gone once the job ends", async () => {
+    const root = join(work, "live-only");
+    const d = await startDaemon({ config: durable(root, { ipc: { enabled: false } }) });
+    const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
+    try {
+      const uuid = await start(client, "sh", ["-c", "echo one; sleep 0.5; echo two"]);
+      const live = await readLogs(client, uuid); // follows to the end
+      expect(live.toString()).toBe("one\ntwo\n");
+      await ended(client, uuid);
+      const after = await readLogs(client, uuid).catch((e: { code: number; details: string }) => e);
+      expect(after).toMatchObject({ code: 5, details: expect.stringContaining("log history is off (ipc.enabled: false)") });
+      expect(readdirSync(join(root, "logs"))).toEqual([]);
     } finally {
       client.close();
       await d.stop();

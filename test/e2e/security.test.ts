@@ -267,7 +267,16 @@ describe("daemon settings", () => {
       expect(second.stderr).toContain(`joblet is already running as pid ${p.pid}`);
       const samePort = joblet(["serve", `--config=${p.configPath}`]);
       expect(samePort.code).toBe(1);
-      expect(samePort.stderr).toBe(`error: cannot listen on 127.0.0.1:${p.port}: address already in use\n`);
+      // the same configuration: its state directory is taken before its port is even tried
+      expect(samePort.stderr).toContain(`error: state directory ${join(p.dir, "state")} is in use by another joblet process`);
+      // its own state directory, the same port: refused before it could take the running
+      // daemon's jobs for stale leftovers of its own
+      const job = rnx(["--config", p.clients.admin, "job", "run", "sleep", "30"]).stdout.match(/ID:\s+(\S+)/)![1]!;
+      const other = join(pidDir, "other.yml");
+      writeFileSync(other, `${readFileSync(p.configPath, "utf8")}\n`.replace(/^state:\n(  .*\n)+/m, `state:\n  local:\n    directory: ${join(pidDir, "state")}\n`));
+      const port = joblet(["serve", `--config=${other}`]);
+      expect(port.stderr).toBe(`error: cannot listen on 127.0.0.1:${p.port}: address already in use\n`);
+      expect(rnx(["--config", p.clients.admin, "job", "status", job]).stdout).toMatch(/Status:\s+RUNNING/);
       expect(readFileSync(pidFile, "utf8")).toBe(`${p.pid}\n`);
     } finally {
       await p.stop();

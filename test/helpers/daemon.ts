@@ -71,6 +71,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     logging: { level: "debug", outputs: [{ type: "stdout" }], ...overrides.logging },
     filesystem: { baseDir: join(dir, "jobs"), tmpDir: join(dir, "tmp"), ...overrides.filesystem },
     persist: { storage: { local: { logs: { directory: join(dir, "logs") }, metrics: { directory: join(dir, "metrics") } } }, ...overrides.persist },
+    state: { local: { directory: join(dir, "state") }, ...overrides.state },
   };
   const configPath = join(dir, "joblet-config.yml");
   writeFileSync(configPath, stringify(config), { mode: 0o600 });

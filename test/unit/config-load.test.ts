@@ -369,7 +369,14 @@ describe("keys accepted but not acted on yet", () => {
 
   test("the full seed lists every pending section it uses, each once", () => {
     const keys = load(join(SEED, "joblet-config.full.yml")).pending.map((p) => p.key);
-    expect(keys).toEqual(["joblet.maxConcurrentJobs", "joblet.isolation", "network", "volume", "buffers.pubsub_buffer_size", "ipc", "persist.server", "persist.ipc", "persist.storage.type", "persist.storage.local.events", "persist.storage.cloudwatch", "persist.storage.s3", "telemetry.ebpf_enabled", "telemetry.event_types", "state", "cgroup.accounting.interval", "filesystem.workspace.default_quota", "monitoring"]);
+    expect(keys).toEqual(["joblet.maxConcurrentJobs", "joblet.isolation", "network", "volume", "buffers.pubsub_buffer_size", "ipc.socket", "ipc.buffer_size", "ipc.reconnect_delay", "ipc.max_reconnects", "persist.server", "persist.ipc", "persist.storage.type", "persist.storage.local.events", "persist.storage.cloudwatch", "persist.storage.s3", "telemetry.ebpf_enabled", "telemetry.event_types", "state.socket", "state.buffer_size", "state.reconnect_delay", "state.pool", "state.client", "state.local.sync_interval", "state.storage", "cgroup.accounting.interval", "filesystem.workspace.default_quota", "monitoring"]);
+  });
+
+  test("a state backend not built yet is listed by its value; the built ones are not", () => {
+    const pending = (backend: string) => load(join(tree({ "c.yml": `${MINIMAL}state:\n  backend: ${backend}\n` }), "c.yml")).pending.map((p) => p.key);
+    expect(pending("dynamodb")).toEqual(["state.backend"]);
+    expect(pending("local")).toEqual([]);
+    expect(pending("memory")).toEqual([]);
   });
 
   test("the production seed lists its TLS cipher suites", () => {

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { closeSync } from "node:fs";
 import type { RunJobRequest } from "../../gen/joblet";
 import { ErrnoError } from "../../ffi/libjoblet";
+import { UUID_RE } from "../../config/values";
 import { ApiError, invalid, notFound, precondition } from "../errors";
 import type { Logger } from "../logging/logger";
 import type { JobLog, LogStore } from "../logs/log-store";
@@ -38,6 +39,11 @@ export interface JobManagerDeps {
   maxLogBytes: number;
   /** joblet.cleanupTimeout: SIGTERM → SIGKILL grace, in ms */
   stopGraceMs: number;
+  /** ipc.enabled: keep finished jobs' logs and metrics (history); false = live only */
+  keepHistory: boolean;
+  /** persist.retention: finished jobs older than maxAgeMs, or beyond maxBytes of logs and metrics
+   * (oldest first), are removed by sweep(); 0 = no limit */
+  retention: { maxAgeMs: number; maxBytes: number };
   /** filesystem.workspace */
   cleanupOnExit: boolean;
   preserveOnFailure: boolean;
@@ -64,7 +70,28 @@ export class JobManager {
   /** cgroup removals still in progress */
   private readonly removals = new Set<Promise<void>>();
 
+  private readonly watchers = new Set<(job: JobRecord) => void>();
+
   constructor(private readonly d: JobManagerDeps) {}
+
+  /** Calls `listener` with a copy of every job whose record changed (state, warning), until the
+   * returned function is called. For event streams (SSE /v1/events). */
+  watch(listener: (job: JobRecord) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  /** Records a change durably, then tells the watchers. A store that cannot write (disk full)
+   * does not stop the job's lifecycle: the error is logged, and a restart would find the job as
+   * last recorded and end it as DAEMON_RESTART. */
+  private save(job: JobRecord): void {
+    try {
+      this.d.store.put(job);
+    } catch (e) {
+      this.d.log.error("job state not recorded", { job: job.uuid, status: job.status, error: (e as Error).message });
+    }
+    for (const w of this.watchers) w(structuredClone(job));
+  }
 
   /** Starts a job; resolves once it runs (or failed to start) with its record. */
   async run(req: RunJobRequest): Promise<JobRecord> {
@@ -97,7 +124,7 @@ export class JobManager {
       timeoutMs: checked.timeoutMs,
       nodeId: this.d.nodeId,
     };
-    this.d.store.put(job);
+    this.save(job);
     const log = this.d.logs.create(uuid);
 
     let settle!: (j: JobRecord) => void;
@@ -134,7 +161,7 @@ export class JobManager {
       this.d.log.info("job failed to start", { job: uuid, reason: failure.reason, message: failure.message });
     } else {
       job.status = "RUNNING";
-      this.d.store.put(job);
+      this.save(job);
       // startMs: request received → the command exec'd (the benchmark reads it)
       this.d.log.info("job started", { job: uuid, pid: proc.pid, command: job.command, startMs: Number((performance.now() - received).toFixed(3)) });
       if (job.timeoutMs > 0) {
@@ -185,8 +212,13 @@ export class JobManager {
   private finish(job: JobRecord, live: Live, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
     Object.assign(job, end, { endTime: new Date().toISOString() });
     this.d.metrics?.unwatch(job.uuid); // one last sample before the cgroup goes
-    this.d.store.put(job); // the final state is visible before followers see the end of the log
+    this.save(job); // the final state is visible before followers see the end of the log
     this.d.logs.finished(job.uuid);
+    if (!this.d.keepHistory) {
+      // live only: followers still reading hold the file open and read to its end
+      this.d.logs.remove(job.uuid);
+      this.d.metricsStore.remove(job.uuid);
+    }
     this.live.delete(job.uuid);
     if (live.cgroup) {
       const removal = live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message }));
@@ -207,7 +239,71 @@ export class JobManager {
         : `the log could not be written (${e.message}); output from then on was discarded`;
     if (e.kind === "LOG_FAILED") this.d.log.error("job log write failed", { job: job.uuid, error: e.message });
     else this.d.log.warn("job log truncated", { job: job.uuid, maxLogSize: this.d.maxLogBytes });
-    this.d.store.put(job);
+    this.save(job);
+  }
+
+  /**
+   * At start, before serving: the previous daemon's jobs that were still running ended with it
+   * (their init killed them and wrote their output to the log when the lifeline broke; the cgroup
+   * driver killed any leftover). They become FAILED with DAEMON_RESTART. Workspaces, logs and
+   * metrics that belong to no job are removed.
+   */
+  recover(): { failed: number; orphans: number } {
+    let failed = 0;
+    const known = new Set<string>();
+    for (const job of this.d.store.list()) {
+      known.add(job.uuid);
+      if (job.status !== "RUNNING" && job.status !== "INITIALIZING") continue;
+      Object.assign(job, {
+        status: "FAILED",
+        exitCode: -1,
+        endTime: new Date().toISOString(),
+        failureReason: "DAEMON_RESTART",
+        failureMessage: "the daemon stopped while the job was running (crash, kill or host restart); the job was killed, and its output up to then is in its log",
+      } satisfies Partial<JobRecord>);
+      this.save(job);
+      if (this.d.cleanupOnExit && !this.d.preserveOnFailure) this.d.workspaces.remove(job.uuid);
+      if (!this.d.keepHistory) {
+        this.d.logs.remove(job.uuid);
+        this.d.metricsStore.remove(job.uuid);
+      }
+      failed++;
+    }
+    let orphans = 0;
+    const removeOrphans = (uuids: string[], remove: (uuid: string) => void) => {
+      for (const uuid of uuids.filter((u) => UUID_RE.test(u) && !known.has(u))) {
+        remove(uuid);
+        orphans++;
+      }
+    };
+    removeOrphans(this.d.workspaces.stored(), (u) => this.d.workspaces.remove(u));
+    removeOrphans(this.d.logs.stored(), (u) => this.d.logs.remove(u));
+    removeOrphans(this.d.metricsStore.stored(), (u) => this.d.metricsStore.remove(u));
+    if (failed || orphans) this.d.log.info("recovered from the previous run", { failed, orphansRemoved: orphans });
+    return { failed, orphans };
+  }
+
+  /** Removes finished jobs (record, log, metrics, workspace) beyond persist.retention; returns how many. */
+  sweep(now = Date.now()): number {
+    const { maxAgeMs, maxBytes } = this.d.retention;
+    const done = this.d.store
+      .list()
+      .filter((j) => TERMINAL.has(j.status))
+      .sort((a, b) => (a.endTime ?? a.startTime).localeCompare(b.endTime ?? b.startTime)); // oldest first
+    const gone: JobRecord[] = [];
+    let total = 0;
+    const sizes = done.map((j) => this.d.logs.sizeOf(j.uuid) + this.d.metricsStore.sizeOf(j.uuid));
+    for (const s of sizes) total += s;
+    done.forEach((job, i) => {
+      const ended = Date.parse(job.endTime ?? job.startTime);
+      if ((maxAgeMs > 0 && now - ended > maxAgeMs) || (maxBytes > 0 && total > maxBytes)) {
+        total -= sizes[i]!;
+        gone.push(job);
+      }
+    });
+    for (const job of gone) this.remove(job);
+    if (gone.length) this.d.log.info("retention sweep", { removed: gone.length, keptBytes: total });
+    return gone.length;
   }
 
   /** A job by uuid or by a unique prefix of at least 8 characters. */
@@ -230,7 +326,7 @@ export class JobManager {
   logOf(id: string): JobLog {
     const job = this.resolve(id);
     const log = this.d.logs.get(job.uuid);
-    if (!log) throw notFound(`job ${job.uuid} has no log`);
+    if (!log) throw notFound(this.d.keepHistory ? `job ${job.uuid} has no log` : `job ${job.uuid} has ended and log history is off (ipc.enabled: false): logs can only be followed while a job runs`);
     return log;
   }
 

@@ -6,7 +6,7 @@ export type JobStatus = "INITIALIZING" | "PENDING" | "SCHEDULED" | "RUNNING" | "
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["COMPLETED", "FAILED", "STOPPED", "CANCELED"]);
 
 /** Why a job failed, when its exit code alone does not say (failure_reason in the API). */
-export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED" | "TIMEOUT" | "OOM_KILLED" | "DAEMON_SHUTDOWN";
+export type FailureReason = "EXEC_FAILED" | "SETUP_FAILED" | "TIMEOUT" | "OOM_KILLED" | "DAEMON_SHUTDOWN" | "DAEMON_RESTART";
 
 export interface JobRecord {
   uuid: string;

@@ -1,6 +1,6 @@
 // Job resource samples: taken from each running job's cgroup every telemetry.metrics_interval,
 // appended to one JSON-lines file per job (history) and handed to live followers.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { JobCgroup } from "../sandbox/cgroups/driver";
 
@@ -96,6 +96,22 @@ export class MetricsStore {
       if (f.closed) return;
       await new Promise<void>((resolve) => f.waiters.push(resolve));
     }
+  }
+
+  /** Bytes on disk of a job's samples (0 if none). */
+  sizeOf(uuid: string): number {
+    try {
+      return statSync(this.file(uuid)).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Uuids of every job with stored samples. */
+  stored(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith(".jsonl"))
+      .map((f) => f.slice(0, -6));
   }
 
   remove(uuid: string): void {

@@ -1,6 +1,6 @@
 // Job workspaces on the host: <filesystem.baseDir>/<uuid>/work, bound at /work in the job.
 // baseDir is root's (0700), so host users cannot reach into a job's files either.
-import { chmodSync, chownSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 export class Workspaces {
@@ -24,6 +24,13 @@ export class Workspaces {
 
   path(uuid: string): string {
     return join(this.baseDir, uuid, "work");
+  }
+
+  /** Uuids of every job directory under baseDir. */
+  stored(): string[] {
+    return readdirSync(this.baseDir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
   }
 
   remove(uuid: string): void {

@@ -69,6 +69,22 @@ export function keyed(text: string | undefined): Map<string, number> {
   return out;
 }
 
+/** How long a previous daemon's leftover jobs get to end by themselves before they are killed. */
+export const STALE_GRACE_MS = 2000;
+
+/** Waits up to `timeoutMs` for a cgroup to have no processes; true if it emptied. A previous
+ * daemon's jobs end by themselves once its lifeline is gone (their init drains the output into
+ * the log first): killing them at once could cut that short. */
+export async function emptied(dir: string, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const procs = readOptional(dir, "cgroup.procs");
+    if (!procs) return true;
+    if (Date.now() > end) return false;
+    await Bun.sleep(20);
+  }
+}
+
 /** rmdir, retried while the kernel still counts exiting tasks in it. */
 export async function removeDir(dir: string, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -7,7 +7,7 @@
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { CgroupDriver, CgroupStats, JobCgroup, JobLimits } from "./driver";
-import { keyed, read, readOptional, removeDir, write, type Controller, type Hierarchies } from "./hierarchy";
+import { emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, type Controller, type Hierarchies } from "./hierarchy";
 import { CPU_PERIOD_US } from "./v2";
 
 /** v1 hierarchy names and the limit controller each serves. */
@@ -144,7 +144,7 @@ export class CgroupV1Driver implements CgroupDriver {
       for (const name of readdirSync(root)) {
         if (!name.startsWith("job-")) continue;
         const dir = join(root, name);
-        killAll(dir);
+        if (!(await emptied(dir, STALE_GRACE_MS))) killAll(dir);
         await removeDir(dir, 10_000);
         n++;
       }

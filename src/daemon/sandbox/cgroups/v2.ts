@@ -5,7 +5,7 @@
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { CgroupDriver, CgroupStats, JobCgroup, JobLimits } from "./driver";
-import { CONTROLLERS, keyed, read, readOptional, removeDir, write, type Controller } from "./hierarchy";
+import { CONTROLLERS, emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, type Controller } from "./hierarchy";
 
 export const CPU_PERIOD_US = 100_000;
 
@@ -88,7 +88,7 @@ export class CgroupV2Driver implements CgroupDriver {
     for (const name of readdirSync(this.jobsRoot)) {
       if (!name.startsWith("job-")) continue;
       const dir = join(this.jobsRoot, name);
-      if (existsSync(join(dir, "cgroup.kill"))) write(dir, "cgroup.kill", "1");
+      if (!(await emptied(dir, STALE_GRACE_MS)) && existsSync(join(dir, "cgroup.kill"))) write(dir, "cgroup.kill", "1");
       await removeDir(dir, 10_000);
       n++;
     }
