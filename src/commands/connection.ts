@@ -11,6 +11,7 @@ import {
   RuntimeServiceClient,
   VolumeServiceClient,
 } from "../gen/joblet";
+import { JobClient } from "../api/codecs";
 import { CommandError } from "./cli";
 import { diagnoseConnection } from "./diagnose";
 
@@ -58,10 +59,12 @@ export class Connection {
       "grpc.ssl_target_name_override": serverName,
       "grpc.default_authority": serverName,
       "grpc.max_receive_message_length": 128 * 1024 * 1024,
+      // a 64 kB HTTP/2 window would cap a log stream at one window per round trip (~130 MB/s)
+      "grpc-node.flow_control_window": 16 * 1024 * 1024,
       "grpc.max_send_message_length": 128 * 1024 * 1024,
     });
     const shared = { channelOverride: this.channel };
-    this.jobs = new JobServiceClient(node.address, credentials, shared);
+    this.jobs = new JobClient(node.address, credentials, shared);
     this.networks = new NetworkServiceClient(node.address, credentials, shared);
     this.volumes = new VolumeServiceClient(node.address, credentials, shared);
     this.monitoring = new MonitoringServiceClient(node.address, credentials, shared);

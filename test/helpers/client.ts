@@ -1,6 +1,7 @@
 // A raw gRPC client for tests that need status codes or requests rnx would never send.
 import * as grpc from "@grpc/grpc-js";
-import { JobServiceClient, type RunJobRequest } from "../../src/gen/joblet";
+import { JobClient } from "../../src/api/codecs";
+import type { JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
 import type { CertBundle } from "../../src/pki/authority";
 
 export interface RpcError {
@@ -9,9 +10,10 @@ export interface RpcError {
 }
 
 export function jobClient(address: string, ca: string, client: CertBundle): JobServiceClient {
-  return new JobServiceClient(address, grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(client.key), Buffer.from(client.cert)), {
+  return new JobClient(address, grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(client.key), Buffer.from(client.cert)), {
     "grpc.ssl_target_name_override": "joblet",
     "grpc.max_receive_message_length": 256 * 1024 * 1024,
+    "grpc-node.flow_control_window": 16 * 1024 * 1024,
     "grpc.max_send_message_length": 256 * 1024 * 1024,
   });
 }

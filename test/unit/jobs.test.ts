@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { encodeSpec, Tag, type SpawnSpec } from "../../src/ffi/spec";
 import { runRequest } from "../helpers/client";
 import { ApiError } from "../../src/daemon/errors";
-import { MemoryJobStore, type JobRecord } from "../../src/daemon/jobs/job";
+import type { JobRecord } from "../../src/daemon/jobs/job";
+import { MemoryStateStore } from "../../src/daemon/state/memory";
 import { JobManager, type JobManagerDeps } from "../../src/daemon/jobs/job-manager";
 import { checkUploads, uploadPath } from "../../src/daemon/jobs/uploads";
 import { checkRunRequest, checkWorkDir, type RunPolicy } from "../../src/daemon/jobs/validation";
@@ -221,7 +222,7 @@ describe("log store", () => {
 });
 
 describe("job ids", () => {
-  const store = new MemoryJobStore();
+  const store = new MemoryStateStore().jobs;
   const put = (uuid: string) => store.put({ uuid, startTime: new Date().toISOString(), status: "COMPLETED" } as JobRecord);
   put("aaaaaaaa-1111-4000-8000-000000000001");
   put("aaaaaaaa-2222-4000-8000-000000000002");

@@ -1,12 +1,12 @@
 // JobService: the wire API over the JobManager. Secret values never leave the daemon: responses
 // carry their names with "***".
 import type * as grpc from "@grpc/grpc-js";
-import type { GetJobStatusResponse, Job, JobMetricsEvent, JobServiceServer } from "../../gen/joblet";
+import type { GetJobStatusResponse, Job, JobMetricsEvent } from "../../gen/joblet";
 import type { Sample } from "../jobs/metrics";
-import { JobServiceService } from "../../gen/joblet";
 import type { JobRecord } from "../jobs/job";
 import type { JobManager } from "../jobs/job-manager";
 import type { Logger } from "../logging/logger";
+import { CHUNK_HEADROOM, encodeChunk, encodeJobs, serverJobService, type JobServiceHandlers } from "../../api/codecs";
 import { serverStream, unary } from "./calls";
 import { withUnimplemented } from "./unimplemented";
 
@@ -68,13 +68,13 @@ export function toMetricsEvent(uuid: string, s: Sample): JobMetricsEvent {
 }
 
 export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceImplementation {
-  const handlers: Partial<JobServiceServer> = {
+  const handlers: Partial<JobServiceHandlers> = {
     runJob: unary(log, async (req) => {
       const job = await jobs.run(req);
       return { jobUuid: job.uuid, status: job.status };
     }),
     getJobStatus: unary(log, (req) => toStatus(jobs.resolve(req.uuid))),
-    listJobs: unary(log, () => ({ jobs: jobs.list().map(toJob) })),
+    listJobs: unary(log, () => encodeJobs(jobs.list(), toJob)),
     stopJob: unary(log, async (req) => {
       const job = await jobs.stop(req.uuid);
       return { uuid: job.uuid, status: job.status, endTime: job.endTime ?? "", exitCode: job.exitCode ?? 0 };
@@ -91,9 +91,10 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       const r = jobs.deleteAll();
       return { success: true, message: `deleted ${r.deleted} job${r.deleted === 1 ? "" : "s"}, skipped ${r.skipped} still active`, deletedCount: r.deleted, skippedCount: r.skipped };
     }),
+    // both answer with bytes encoded by src/api/codecs.ts (serverJobService passes them through)
     getJobLogs: serverStream(log, async function* (req, cancelled) {
       const jobLog = jobs.logOf(req.uuid);
-      for await (const payload of jobLog.follow(0, cancelled)) yield { payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length) };
+      for await (const payload of jobLog.follow(0, cancelled, CHUNK_HEADROOM)) yield encodeChunk(payload);
     }),
     getJobMetrics: serverStream(log, async function* (req) {
       const { job, samples } = jobs.metricsHistory(req.jobUuid, { start: req.startTime, end: req.endTime, limit: req.limit });
@@ -104,5 +105,5 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       for await (const s of samples) yield toMetricsEvent(job.uuid, s);
     }),
   };
-  return withUnimplemented(JobServiceService, "job telematics", handlers as Record<string, grpc.UntypedHandleCall>);
+  return withUnimplemented(serverJobService, "job telematics", handlers as Record<string, grpc.UntypedHandleCall>);
 }

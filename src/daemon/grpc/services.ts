@@ -2,7 +2,6 @@
 // UNIMPLEMENTED naming the capability that will provide them.
 import type * as grpc from "@grpc/grpc-js";
 import {
-  JobServiceService,
   MonitoringServiceService,
   NetworkServiceService,
   RuntimeServiceService,
@@ -13,6 +12,7 @@ import {
 import { cpuMetrics, hostInfo, memoryMetrics, serverVersion } from "../monitoring/system";
 import type { JobManager } from "../jobs/job-manager";
 import type { Logger } from "../logging/logger";
+import { serverJobService } from "../../api/codecs";
 import { jobService } from "./job-service";
 import { withUnimplemented } from "./unimplemented";
 
@@ -23,7 +23,7 @@ export interface ServiceContext {
 }
 
 export function registerServices(server: grpc.Server, ctx: ServiceContext): void {
-  server.addService(JobServiceService, jobService(ctx.jobs, ctx.log));
+  server.addService(serverJobService, jobService(ctx.jobs, ctx.log));
   server.addService(NetworkServiceService, withUnimplemented(NetworkServiceService, "networking"));
   server.addService(VolumeServiceService, withUnimplemented(VolumeServiceService, "volumes"));
   server.addService(RuntimeServiceService, withUnimplemented(RuntimeServiceService, "runtimes"));

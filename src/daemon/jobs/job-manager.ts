@@ -14,13 +14,14 @@ import { resolveLimits, type Host, type LimitDefaults } from "../sandbox/cgroups
 import type { JobEvent, JobProcess, Launcher } from "../sandbox/launcher";
 import type { SandboxTemplate } from "../sandbox/template";
 import type { Workspaces } from "../sandbox/workspace";
-import { TERMINAL, type FailureReason, type JobRecord, type JobStore } from "./job";
+import type { Table } from "../state/store";
+import { TERMINAL, type FailureReason, type JobRecord } from "./job";
 import type { MetricsSampler, MetricsStore, Sample } from "./metrics";
 import { writeUploads } from "./uploads";
 import { checkRunRequest, type RunPolicy } from "./validation";
 
 export interface JobManagerDeps {
-  store: JobStore;
+  store: Table<JobRecord>;
   logs: LogStore;
   launcher: Launcher;
   template: SandboxTemplate;
@@ -312,14 +313,15 @@ export class JobManager {
     if (exact) return exact;
     if (!id) throw invalid("uuid: a job id is required");
     if (id.length < MIN_PREFIX) throw invalid(`uuid: "${id}" is too short; give the full uuid or at least ${MIN_PREFIX} characters of it`);
-    const matches = this.d.store.list().filter((j) => j.uuid.startsWith(id.toLowerCase()));
-    if (matches.length === 1) return matches[0]!;
+    const matches = this.d.store.scan().filter((j) => j.uuid.startsWith(id.toLowerCase()));
+    if (matches.length === 1) return structuredClone(matches[0]!) as JobRecord;
     if (matches.length > 1) throw invalid(`uuid: "${id}" matches ${matches.length} jobs (${matches.map((j) => j.uuid).join(", ")}); give more characters`);
     throw notFound(`job ${id} not found`);
   }
 
-  list(): JobRecord[] {
-    return this.d.store.list().sort((a, b) => a.startTime.localeCompare(b.startTime));
+  /** Every job, oldest first, as read-only views (no copies: ListJobs over thousands of jobs). */
+  list(): Readonly<JobRecord>[] {
+    return this.d.store.scan().sort((a, b) => (a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : 0));
   }
 
   /** The job's log (for GetJobLogs); NOT_FOUND if it has none. */

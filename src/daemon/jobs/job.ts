@@ -42,28 +42,3 @@ export interface JobRecord {
   timeoutMs: number;
   nodeId: string;
 }
-
-/** Where job records live. The in-memory store is the first; durable ones implement the same. */
-export interface JobStore {
-  get(uuid: string): JobRecord | undefined;
-  list(): JobRecord[];
-  put(job: JobRecord): void;
-  delete(uuid: string): void;
-}
-
-export class MemoryJobStore implements JobStore {
-  private readonly jobs = new Map<string, JobRecord>();
-  get(uuid: string): JobRecord | undefined {
-    const j = this.jobs.get(uuid);
-    return j && structuredClone(j);
-  }
-  list(): JobRecord[] {
-    return [...this.jobs.values()].map((j) => structuredClone(j));
-  }
-  put(job: JobRecord): void {
-    this.jobs.set(job.uuid, structuredClone(job));
-  }
-  delete(uuid: string): void {
-    this.jobs.delete(uuid);
-  }
-}

@@ -86,8 +86,9 @@ export class JobLog {
   }
 
   /** Everything from byte `offset`, then new output as it comes, until the log is closed or
-   * `stop()` says so. */
-  async *follow(offset = 0, stop: () => boolean = () => false): AsyncGenerator<Uint8Array> {
+   * `stop()` says so. Each chunk has `headroom` free bytes before it in its buffer (room for a
+   * message header, so the chunk is never copied). */
+  async *follow(offset = 0, stop: () => boolean = () => false, headroom = 0): AsyncGenerator<Uint8Array> {
     let fd: number;
     try {
       fd = openSync(this.path, "r");
@@ -96,17 +97,15 @@ export class JobLog {
     }
     try {
       let pos = offset;
-      let buf = Buffer.allocUnsafe(this.chunkSize);
       while (!stop()) {
         const wasEnded = this.ended; // read before the size: output then EOF, never EOF then output
         const size = fstatSync(fd).size;
         if (pos < size) {
-          const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+          const buf = Buffer.allocUnsafe(headroom + Math.min(this.chunkSize, size - pos)); // the consumer keeps it
+          const n = readSync(fd, buf, headroom, buf.length - headroom, pos);
           if (n <= 0) break;
           pos += n;
-          const chunk = buf.subarray(0, n);
-          buf = Buffer.allocUnsafe(this.chunkSize); // the consumer keeps the chunk it got
-          yield chunk;
+          yield buf.subarray(headroom, headroom + n);
           continue;
         }
         if (wasEnded) return;

@@ -22,6 +22,12 @@ export interface Table<T extends Keyed> {
   get(uuid: string): T | undefined;
   /** every record, in no promised order (insertion order in practice) */
   list(): T[];
+  /**
+   * Every record without copying: read-only views for hot read paths (ListJobs over thousands of
+   * jobs). A view never changes: put() replaces the stored object, so a view's identity tells
+   * whether a record changed since it was last seen.
+   */
+  scan(): Readonly<T>[];
   /** insert or replace; durable when it returns (local backend) */
   put(record: T): void;
   /** true when there was a record to delete; durable when it returns (local backend) */
@@ -141,6 +147,11 @@ export class CachedTable<T extends Keyed> implements Table<T> {
     let i = 0;
     for (const r of this.rows.values()) out[i++] = cloneJson(r);
     return out;
+  }
+
+  scan(): Readonly<T>[] {
+    this.live();
+    return [...this.rows.values()];
   }
 
   put(record: T): void {
