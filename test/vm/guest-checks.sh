@@ -111,6 +111,7 @@ version: "3.0"
 server:
   address: "127.0.0.1"
   port: $PORT
+  http_port: 0   # no HTTPS endpoint: the extra daemons below take 50052 and 50053
 security:
   audit:
     enabled: true
@@ -131,6 +132,9 @@ persist:
         directory: "/var/lib/joblet/logs"
       metrics:
         directory: "/var/lib/joblet/metrics"
+state:
+  local:
+    directory: "/var/lib/joblet/state"
 telemetry:
   metrics_interval: "1s"
 EOF
