@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc make libc6-dev openssl ca-certificates procps zsh python3 util-linux bubblewrap qemu-system-x86 busybox-static e2fsprogs)
+APT_PACKAGES=(gcc make libc6-dev openssl ca-certificates procps zsh python3 util-linux bubblewrap qemu-system-x86 busybox-static e2fsprogs curl)
 
 fail() {
   echo "test.sh: $*" >&2

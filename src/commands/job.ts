@@ -4,7 +4,8 @@ import { basename, join, relative } from "node:path";
 import type { FileUpload, JobMetricsEvent, RunJobRequest } from "../gen/joblet";
 import { listOption, UsageError, type Options } from "./cli";
 import { withConnection, type Connection, type GlobalOptions } from "./connection";
-import { formatBytes, printFields, printJson, printTable, toJsonValue } from "./output";
+import { snakeKeys, toJsonValue } from "../api/json";
+import { formatBytes, printFields, printJson, printTable } from "./output";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ENV_VALUE = 32 * 1024;
@@ -80,11 +81,6 @@ export function buildRunRequest(args: string[], o: Options): RunJobRequest {
     name: text(o.name),
     timeout: text(o.timeout),
   };
-}
-
-/** camelCase keys to snake_case, as Joblet's --json output has them. */
-function snake(v: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), x]));
 }
 
 function elapsed(start: string, end: string): string {
@@ -184,7 +180,7 @@ export async function list(_args: string[], o: GlobalOptions): Promise<void> {
 export async function status(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const s = await c.call(c.jobs, "getJobStatus", { uuid: args[0]! });
-    if (o.json) return printJson(snake(s));
+    if (o.json) return printJson(snakeKeys(s));
     const limits = [s.maxCpu && `cpu ${s.maxCpu}%`, s.cpuCores && `cores ${s.cpuCores}`, s.maxMemory && `memory ${s.maxMemory} MB`, s.maxIoBps && `io ${s.maxIoBps} B/s`, s.maxPids && `pids ${s.maxPids}`].filter(Boolean).join(", ");
     const env = [...Object.entries(s.environment).map(([k, v]) => `${k}=${v}`), ...Object.keys(s.secretEnvironment).map((k) => `${k}=*** (secret)`)];
     printFields([
@@ -216,7 +212,7 @@ export async function log(args: string[], o: GlobalOptions): Promise<void> {
 export async function stop(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "stopJob", { uuid: args[0]! });
-    if (o.json) printJson(snake(r));
+    if (o.json) printJson(snakeKeys(r));
     else printFields([["ID", r.uuid], ["Status", r.status], ["Exit code", r.exitCode], ["Ended", r.endTime]]);
   });
 }
@@ -224,7 +220,7 @@ export async function stop(args: string[], o: GlobalOptions): Promise<void> {
 export async function cancel(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "cancelJob", { uuid: args[0]! });
-    if (o.json) printJson(snake(r));
+    if (o.json) printJson(snakeKeys(r));
     else printFields([["ID", r.uuid], ["Status", r.status]]);
   });
 }
@@ -232,7 +228,7 @@ export async function cancel(args: string[], o: GlobalOptions): Promise<void> {
 export async function remove(args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "deleteJob", { uuid: args[0]! });
-    if (o.json) printJson(snake(r));
+    if (o.json) printJson(snakeKeys(r));
     else process.stdout.write(`${r.message}\n`);
   });
 }
@@ -240,7 +236,7 @@ export async function remove(args: string[], o: GlobalOptions): Promise<void> {
 export async function removeAll(_args: string[], o: GlobalOptions): Promise<void> {
   await withConnection(o, async (c) => {
     const r = await c.call(c.jobs, "deleteAllJobs", {});
-    if (o.json) printJson(snake(r));
+    if (o.json) printJson(snakeKeys(r));
     else process.stdout.write(`${r.message}\n`);
   });
 }
@@ -252,7 +248,7 @@ export async function metrics(args: string[], o: GlobalOptions): Promise<number>
     const show = (m: JobMetricsEvent) => {
       if (m.timestamp <= last) return; // the live stream starts with samples the history had
       last = m.timestamp;
-      if (o.json) return void process.stdout.write(`${JSON.stringify(toJsonValue(snake(m)))}\n`);
+      if (o.json) return void process.stdout.write(`${JSON.stringify(toJsonValue(snakeKeys(m)))}\n`);
       if (shown++ === 0) process.stdout.write(`${["TIME", "CPU%", "MEMORY", "LIMIT", "READ", "WRITE"].map((h, i) => (i ? h.padStart(10) : h.padEnd(24))).join("")}\n`);
       const time = new Date(Number(m.timestamp / 1_000_000n)).toISOString();
       const cells = [m.cpuPercent.toFixed(1), formatBytes(m.memoryBytes), m.memoryLimit ? formatBytes(m.memoryLimit) : "-", formatBytes(m.diskReadBytes), formatBytes(m.diskWriteBytes)];

@@ -1,13 +1,5 @@
 // How rnx prints: JSON (with --json) or plain tables and key/value lines.
-
-/** JSON-safe copy: bigint as number (or string past 2^53), bytes as base64. */
-export function toJsonValue(v: unknown): unknown {
-  if (typeof v === "bigint") return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
-  if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
-  if (Array.isArray(v)) return v.map(toJsonValue);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJsonValue(x)]));
-  return v;
-}
+import { toJsonValue } from "../api/json";
 
 export function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(toJsonValue(v), null, 2)}\n`);

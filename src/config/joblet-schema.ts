@@ -54,7 +54,11 @@ const server = section({
     time: duration().default(120_000),
     timeout: duration().default(20_000),
   }).prefault({}),
-}).prefault({});
+})
+  .superRefine((s, ctx) => {
+    if (s.http_port !== 0 && s.http_port === s.port) ctx.addIssue({ code: "custom", path: ["http_port"], message: `must differ from server.port (${s.port}), or be 0 for no HTTPS endpoint`, input: s.http_port });
+  })
+  .prefault({});
 
 const joblet = section({
   defaultCpuLimit: nonNegativeInt().default(100),

@@ -20,6 +20,8 @@ import { openStateStore } from "./state/open";
 import type { StateStore } from "./state/store";
 import { Workspaces } from "./sandbox/workspace";
 import { checkPortFree, JobletServer } from "./server";
+import { HttpsEndpoint } from "./http/server";
+import { AuditLog } from "./auth/audit";
 
 /** Empty network namespaces kept ready for job starts (creating one costs about a millisecond). */
 const NETNS_POOL = 8;
@@ -30,9 +32,11 @@ export class Daemon {
     readonly jobs: JobManager,
     private readonly cgroups: CgroupDriver,
     private readonly state: StateStore,
+    private readonly audit: AuditLog,
     private readonly sweeper: ReturnType<typeof setInterval>,
     private readonly stopGraceMs: number,
     private readonly log: Logger,
+    private readonly http?: HttpsEndpoint,
   ) {}
 
   get port(): number {
@@ -43,16 +47,19 @@ export class Daemon {
     // first: an unreadable state database stops the daemon before it touches anything
     const state = openStateStore(config.state);
     log.child("state").info("state store", { backend: state.backend, jobs: state.jobs.count(), directory: config.state.backend === "local" ? config.state.local.directory : undefined });
+    const audit = new AuditLog(config.security.audit); // one for the gRPC server and the HTTPS endpoint
     try {
-      return await Daemon.assemble(config, log, state);
+      return await Daemon.assemble(config, log, state, audit);
     } catch (e) {
+      audit.close();
       state.close(); // releases the database's lock for the next attempt
       throw e;
     }
   }
 
-  private static async assemble(config: ServerConfig, log: Logger, state: StateStore): Promise<Daemon> {
+  private static async assemble(config: ServerConfig, log: Logger, state: StateStore, audit: AuditLog): Promise<Daemon> {
     if (config.server.port !== 0) await checkPortFree(config.server.address, config.server.port);
+    if (config.server.http_port !== 0) await checkPortFree(config.server.address, config.server.http_port);
     const user = resolveJobUser(config.process.default_user, config.process.default_group);
     // the mount point of every job's tmpfs root (mounted in the job's own mount namespace only)
     const rootDir = join(config.filesystem.tmpDir, "rootfs");
@@ -112,9 +119,16 @@ export class Daemon {
     });
     jobs.recover(); // after cleanStale: the previous daemon's jobs have ended by now
     jobs.sweep();
-    const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, log: log.child("grpc") });
+    const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, log: log.child("grpc") }, audit);
+    let http: HttpsEndpoint | undefined;
+    try {
+      http = await HttpsEndpoint.start(config, log.child("http"), jobs, audit);
+    } catch (e) {
+      await server.stop(0);
+      throw e;
+    }
     const sweeper = setInterval(() => jobs.sweep(), config.persist.retention.interval);
-    return new Daemon(server, jobs, cgroups, state, sweeper, Math.min(config.joblet.cleanupTimeout, 5000), log);
+    return new Daemon(server, jobs, cgroups, state, audit, sweeper, Math.min(config.joblet.cleanupTimeout, 5000), log, http);
   }
 
   /** Running jobs are stopped first (their log streams end), then the server. */
@@ -122,8 +136,10 @@ export class Daemon {
     clearInterval(this.sweeper);
     await this.jobs.shutdown(this.stopGraceMs);
     await this.server.stop(5000);
+    await this.http?.stop(5000);
     await this.jobs.settled(); // job cgroups removed
     await this.cgroups.close().catch((e: Error) => this.log.warn("cgroup directories not removed", { error: e.message }));
+    this.audit.close();
     this.state.close();
   }
 }

@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { createServer } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ServerConfig } from "../config/load";
-import { AuditLog } from "./auth/audit";
+import type { AuditLog } from "./auth/audit";
 import { authInterceptor } from "./auth/interceptor";
 import { roleNamed } from "./auth/rbac";
 import { registerServices, type ServiceContext } from "./grpc/services";
@@ -14,14 +14,13 @@ export class JobletServer {
   private constructor(
     private readonly grpcServer: grpc.Server,
     readonly port: number,
-    private readonly audit: AuditLog,
     private readonly log: Logger,
   ) {}
 
-  static async start(config: ServerConfig, log: Logger, services: ServiceContext): Promise<JobletServer> {
+  /** `audit` is the daemon's one audit log (the HTTPS endpoint writes to it too); the daemon closes it. */
+  static async start(config: ServerConfig, log: Logger, services: ServiceContext, audit: AuditLog): Promise<JobletServer> {
     const sec = config.security;
     if (!sec.serverCert || !sec.serverKey || !sec.caCert) throw new Error("security.serverCert, serverKey and caCert are required");
-    const audit = new AuditLog(sec.audit);
     const defaultRole = sec.default_role === "none" ? "none" : (roleNamed(sec.default_role) ?? "none");
     if (!sec.enable_rbac) log.warn("security.enable_rbac is false: every client with a valid certificate may call every RPC");
 
@@ -46,7 +45,7 @@ export class JobletServer {
     );
     auditHandshakeFailures(server, audit, log.child("auth"));
     log.info("listening", { address: config.server.address, port, minTls: config.server.tls.min_version, nodeId: config.server.nodeId });
-    return new JobletServer(server, port, audit, log);
+    return new JobletServer(server, port, log);
   }
 
   /** Finishes in-flight calls for up to `graceMs`, then cuts the rest. */
@@ -61,7 +60,6 @@ export class JobletServer {
         resolve();
       });
     });
-    this.audit.close();
     this.log.info("stopped");
   }
 }

@@ -37,6 +37,8 @@ export interface TestDaemon {
   /** the daemon's exit status once it exits */
   exited: Promise<number>;
   port: number;
+  /** the HTTPS endpoint's port (server.http_port; 0 when turned off) */
+  httpPort: number;
   address: string;
   pki: TestPki;
   configPath: string;
@@ -62,11 +64,12 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   requireBinary();
   const dir = mkdtempSync(join(tmpdir(), "joblet-test-"));
   const port = (overrides.server?.port as number | undefined) ?? (await freePort());
+  const httpPort: number = (overrides.server?.http_port as number | undefined) ?? (await freePort().then((p): Promise<number> | number => (p === port ? freePort() : p)));
   const auditPath = join(dir, "log", "audit.log");
   const config = {
     version: "3.0",
     ...overrides,
-    server: { address: "127.0.0.1", port, nodeId: "11111111-2222-3333-4444-555555555555", ...overrides.server },
+    server: { address: "127.0.0.1", port, http_port: httpPort, nodeId: "11111111-2222-3333-4444-555555555555", ...overrides.server },
     security: { serverCert: pki.server.cert, serverKey: pki.server.key, caCert: pki.ca.cert, audit: { log_file: auditPath }, ...overrides.security },
     logging: { level: "debug", outputs: [{ type: "stdout" }], ...overrides.logging },
     filesystem: { baseDir: join(dir, "jobs"), tmpDir: join(dir, "tmp"), ...overrides.filesystem },
@@ -87,9 +90,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   void collect(proc.stdout);
   void collect(proc.stderr);
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(port))) {
+  while (!(await accepts(port)) || (httpPort !== 0 && !(await accepts(httpPort)))) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       if (proc.exitCode === null) proc.kill("SIGKILL");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
       throw new Error(`daemon did not start (exit ${proc.exitCode}):\n${out}`);
     }
     await Bun.sleep(20);
@@ -100,6 +105,7 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     pid: proc.pid,
     exited: proc.exited,
     port,
+    httpPort,
     address,
     pki,
     configPath,

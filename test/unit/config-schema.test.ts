@@ -195,6 +195,8 @@ describe("bad values report path, accepted form and value", () => {
   test.each([
     [{ server: { port: 99999 } }, "server.port: expected a port number 1-65535, got 99999"],
     [{ server: { port: "50051" } }, 'server.port: expected a port number 1-65535, got "50051"'],
+    [{ server: { port: 6000, http_port: 6000 } }, "server.http_port: must differ from server.port (6000), or be 0 for no HTTPS endpoint"],
+    [{ server: { http_port: 70000 } }, "server.http_port: expected a port number 1-65535, or 0 for no HTTPS endpoint, got 70000"],
     [{ server: { address: "not a host" } }, 'server.address: expected an IP address or host name, got "not a host"'],
     [{ joblet: { maxConcurrentJobs: "abc" } }, 'joblet.maxConcurrentJobs: expected a positive integer, got "abc"'],
     [{ joblet: { maxConcurrentJobs: 0 } }, "joblet.maxConcurrentJobs: expected a positive integer, got 0"],
