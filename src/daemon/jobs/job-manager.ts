@@ -288,10 +288,10 @@ export class JobManager {
   sweep(now = Date.now()): number {
     const { maxAgeMs, maxBytes } = this.d.retention;
     const done = this.d.store
-      .list()
+      .scan()
       .filter((j) => TERMINAL.has(j.status))
       .sort((a, b) => (a.endTime ?? a.startTime).localeCompare(b.endTime ?? b.startTime)); // oldest first
-    const gone: JobRecord[] = [];
+    const gone: Readonly<JobRecord>[] = [];
     let total = 0;
     const sizes = done.map((j) => this.d.logs.sizeOf(j.uuid) + this.d.metricsStore.sizeOf(j.uuid));
     for (const s of sizes) total += s;
@@ -398,7 +398,7 @@ export class JobManager {
     return { job, samples: live ? this.d.metricsStore.follow(job.uuid, stop) : none() };
   }
 
-  private remove(job: JobRecord): void {
+  private remove(job: Readonly<JobRecord>): void {
     this.d.metricsStore.remove(job.uuid);
     this.d.logs.remove(job.uuid);
     this.d.workspaces.remove(job.uuid);
