@@ -665,9 +665,19 @@ is_our_daemon() {
   [ "$exe" = "$(real_bin_path)" ]
 }
 
+# True once PID is no longer our daemon, waiting up to TENTHS tenths of a second.
+stopped_within() {
+  local pid=$1 tenths=$2 i
+  for ((i = 0; i < tenths; i++)); do
+    is_our_daemon "$pid" || return 0
+    sleep 0.1
+  done
+  ! is_our_daemon "$pid"
+}
+
 # Stops the daemon named by PREFIX/run/joblet.pid, if that pid really is PREFIX/bin/joblet.
 stop_background() {
-  local pid="" i
+  local pid=""
   [ -f "$PID_FILE" ] || return 0
   read -r pid <"$PID_FILE" || true
   if ! [[ $pid =~ ^[0-9]+$ ]]; then
@@ -682,18 +692,10 @@ stop_background() {
   fi
   info "stopping joblet (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    is_our_daemon "$pid" || break
-    sleep 0.1
-  done
-  if is_our_daemon "$pid"; then
+  if ! stopped_within "$pid" 100; then
     warn "joblet (pid $pid) did not stop within 10 s of SIGTERM; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      is_our_daemon "$pid" || break
-      sleep 0.1
-    done
-    is_our_daemon "$pid" && die "cannot stop joblet (pid $pid)"
+    stopped_within "$pid" 50 || die "cannot stop joblet (pid $pid)"
   fi
   rm -f "$PID_FILE"
   note "stopped"

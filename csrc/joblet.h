@@ -69,6 +69,17 @@ enum joblet_stage {
     JOBLET_EVENT_ORPHANED = 53,       /* the daemon died: the job was killed and its output drained */
 };
 
+/* joblet-init's descriptors, set up by libjoblet before it execs init (init/joblet-init.c):
+ * 0 /dev/null, 1 and 2 the output pipe's write end (handed to the command), then these. */
+enum joblet_init_fd {
+    JOBLET_FD_REPORT = 3,   /* struct joblet_report records to the daemon */
+    JOBLET_FD_INIT = 4,     /* init's own memfd (close-on-exec) */
+    JOBLET_FD_OUTPUT = 5,   /* the output pipe's read end: init copies it to the log */
+    JOBLET_FD_LOG = 6,      /* the job's log file (O_APPEND) */
+    JOBLET_FD_LIFELINE = 7, /* EOF: the daemon died */
+    JOBLET_FD_COUNT = 8,
+};
+
 struct joblet_report {
     uint32_t magic;  /* JOBLET_REPORT_MAGIC */
     int32_t stage;   /* enum joblet_stage */

@@ -30,14 +30,6 @@
 #endif
 
 #define STACK_SIZE (256 * 1024)
-/* joblet-init's fds (see init/joblet-init.c): 0 /dev/null, 1 and 2 the output pipe's write end,
- * then these. Only the init memfd is close-on-exec; init passes none of 3-7 to the command. */
-#define FD_REPORT 3
-#define FD_INIT 4
-#define FD_OUTPUT 5   /* the output pipe's read end: init copies it to the log */
-#define FD_LOG 6
-#define FD_LIFELINE 7
-#define NFDS 8
 
 void child_fail(struct plan *pl, int stage, int index) {
     struct joblet_report r = {JOBLET_REPORT_MAGIC, stage, errno, index};
@@ -78,17 +70,22 @@ static void loopback_up(struct plan *pl) {
  * daemon's other threads without O_CLOEXEC, is closed now: none can be used to reach the host
  * (e.g. a working directory of /proc/self/fd/N). */
 static void arrange_fds(struct plan *pl) {
-    int want[NFDS] = {pl->devnull, pl->out_wr, pl->out_wr, pl->report_wr, pl->init_fd, pl->out_rd, pl->log_fd, pl->lifeline_fd};
-    int high[NFDS];
-    for (int i = 0; i < NFDS; i++) /* copies above every target, so dup2 below clobbers nothing needed */
+    int want[JOBLET_FD_COUNT] = {
+        [0] = pl->devnull, [1] = pl->out_wr, [2] = pl->out_wr,
+        [JOBLET_FD_REPORT] = pl->report_wr, [JOBLET_FD_INIT] = pl->init_fd, [JOBLET_FD_OUTPUT] = pl->out_rd,
+        [JOBLET_FD_LOG] = pl->log_fd, [JOBLET_FD_LIFELINE] = pl->lifeline_fd,
+    };
+    int high[JOBLET_FD_COUNT];
+    for (int i = 0; i < JOBLET_FD_COUNT; i++) /* copies above every target, so dup2 below clobbers nothing needed */
         if ((high[i] = fcntl(want[i], F_DUPFD, 100)) < 0) child_fail(pl, JOBLET_STAGE_FDS, i);
-    for (int i = 0; i < NFDS; i++)
+    for (int i = 0; i < JOBLET_FD_COUNT; i++)
         if (dup2(high[i], i) < 0) child_fail(pl, JOBLET_STAGE_FDS, i);
-    pl->report_wr = FD_REPORT;
-    if (syscall(SYS_close_range, (unsigned)NFDS, ~0U, 0U) < 0) {
-        for (int fd = NFDS; fd < 4096; fd++) close(fd);
+    pl->report_wr = JOBLET_FD_REPORT;
+    if (syscall(SYS_close_range, (unsigned)JOBLET_FD_COUNT, ~0U, 0U) < 0) {
+        for (int fd = JOBLET_FD_COUNT; fd < 4096; fd++) close(fd);
     }
-    if (fcntl(FD_INIT, F_SETFD, FD_CLOEXEC) < 0) child_fail(pl, JOBLET_STAGE_FDS, FD_INIT);
+    /* only init's memfd is close-on-exec; init passes none of 3-7 to the command */
+    if (fcntl(JOBLET_FD_INIT, F_SETFD, FD_CLOEXEC) < 0) child_fail(pl, JOBLET_STAGE_FDS, JOBLET_FD_INIT);
 }
 
 static int child_main(void *arg) {
@@ -111,7 +108,7 @@ static int child_main(void *arg) {
     seccomp_install(pl);
 
     /* Signals stay blocked: joblet-init waits for them with sigwaitinfo. */
-    syscall(SYS_execveat, FD_INIT, "", pl->argv, pl->envp, AT_EMPTY_PATH);
+    syscall(SYS_execveat, JOBLET_FD_INIT, "", pl->argv, pl->envp, AT_EMPTY_PATH);
     child_fail(pl, JOBLET_STAGE_EXEC_INIT, -1);
 }
 

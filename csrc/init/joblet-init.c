@@ -5,9 +5,9 @@
  *
  *   joblet-init <log limit> -- command [args...]      (environment: the job's)
  *
- * Its fds are fixed by libjoblet (csrc/spawn.c): 0 /dev/null, 1 and 2 the write end of the output
- * pipe (handed to the command), 3 the report pipe, 5 the output pipe's read end, 6 the log file
- * (O_APPEND), 7 the lifeline (EOF: the daemon died). The command gets only 0, 1 and 2.
+ * Its fds are fixed by libjoblet (enum joblet_init_fd in joblet.h): 0 /dev/null, 1 and 2 the
+ * write end of the output pipe (handed to the command), then the report pipe, the output pipe's
+ * read end, the log file and the lifeline. The command gets only 0, 1 and 2.
  *
  * The output is copied here, not in the daemon, so it reaches the log even when the daemon dies:
  * on lifeline EOF init kills the job, drains the pipe into the log and exits. When the command
@@ -28,11 +28,6 @@
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define FD_REPORT 3
-#define FD_OUTPUT 5
-#define FD_LOG 6
-#define FD_LIFELINE 7
 
 extern char **environ;
 
@@ -93,11 +88,11 @@ static int log_truncated, log_failed;
 
 static void log_write(const char *buf, size_t len) {
     while (len > 0 && !log_failed) {
-        ssize_t w = write(FD_LOG, buf, len);
+        ssize_t w = write(JOBLET_FD_LOG, buf, len);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) { /* e.g. ENOSPC: the job keeps running, its output is dropped */
             log_failed = 1;
-            report(FD_REPORT, JOBLET_EVENT_LOG_FAILED, w < 0 ? errno : EIO);
+            report(JOBLET_FD_REPORT, JOBLET_EVENT_LOG_FAILED, w < 0 ? errno : EIO);
             return;
         }
         buf += w;
@@ -115,7 +110,7 @@ static void log_output(const char *buf, size_t len) {
         int n = snprintf(note, sizeof note, "\n[joblet: output exceeded %llu bytes; the rest was discarded]\n", log_limit);
         log_limit = 0; /* the note itself is not counted */
         log_write(note, (size_t)n);
-        report(FD_REPORT, JOBLET_EVENT_LOG_TRUNCATED, 0);
+        report(JOBLET_FD_REPORT, JOBLET_EVENT_LOG_TRUNCATED, 0);
         return;
     }
     log_write(buf, len);
@@ -125,7 +120,7 @@ static void log_output(const char *buf, size_t len) {
 static int pump_output(void) {
     static char buf[65536];
     for (;;) {
-        ssize_t n = read(FD_OUTPUT, buf, sizeof buf);
+        ssize_t n = read(JOBLET_FD_OUTPUT, buf, sizeof buf);
         if (n > 0) {
             log_output(buf, (size_t)n);
             continue;
@@ -154,23 +149,23 @@ int main(int argc, char **argv) {
     sigprocmask(SIG_UNBLOCK, &pipe, NULL);
     int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
     int exec_pipe[2];
-    if (sfd < 0 || pipe2(exec_pipe, O_CLOEXEC) < 0 || fcntl(FD_OUTPUT, F_SETFL, O_NONBLOCK) < 0) {
-        report(FD_REPORT, JOBLET_STAGE_INIT, errno);
+    if (sfd < 0 || pipe2(exec_pipe, O_CLOEXEC) < 0 || fcntl(JOBLET_FD_OUTPUT, F_SETFL, O_NONBLOCK) < 0) {
+        report(JOBLET_FD_REPORT, JOBLET_STAGE_INIT, errno);
         return 127;
     }
 
     pid_t child = fork();
     if (child < 0) {
-        report(FD_REPORT, JOBLET_STAGE_FORK, errno);
+        report(JOBLET_FD_REPORT, JOBLET_STAGE_FORK, errno);
         return 127;
     }
     if (child == 0) {
         /* the command gets 0-2 only, default dispositions (SIG_IGN survives exec) and no mask */
         int keep = exec_pipe[1];
-        close(FD_REPORT);
-        close(FD_OUTPUT);
-        close(FD_LOG);
-        close(FD_LIFELINE);
+        close(JOBLET_FD_REPORT);
+        close(JOBLET_FD_OUTPUT);
+        close(JOBLET_FD_LOG);
+        close(JOBLET_FD_LIFELINE);
         close(exec_pipe[0]);
         close(sfd);
         signal(SIGPIPE, SIG_DFL);
@@ -192,9 +187,9 @@ int main(int argc, char **argv) {
     close(exec_pipe[0]);
     if (got == (ssize_t)sizeof failure) {
         ssize_t w;
-        do w = write(FD_REPORT, &failure, sizeof failure); while (w < 0 && errno == EINTR);
+        do w = write(JOBLET_FD_REPORT, &failure, sizeof failure); while (w < 0 && errno == EINTR);
     } else {
-        report(FD_REPORT, JOBLET_EVENT_RUNNING, 0);
+        report(JOBLET_FD_REPORT, JOBLET_EVENT_RUNNING, 0);
     }
 
     int status = -1;   /* the command's, once it exited */
@@ -203,8 +198,8 @@ int main(int argc, char **argv) {
     for (;;) {
         struct pollfd fds[3] = {
             {sfd, POLLIN, 0},
-            {output_open ? FD_OUTPUT : -1, POLLIN, 0},
-            {lifeline_open ? FD_LIFELINE : -1, POLLIN, 0},
+            {output_open ? JOBLET_FD_OUTPUT : -1, POLLIN, 0},
+            {lifeline_open ? JOBLET_FD_LIFELINE : -1, POLLIN, 0},
         };
         if (poll(fds, 3, -1) < 0 && errno != EINTR) {
             kill(-1, SIGKILL);
@@ -212,12 +207,12 @@ int main(int argc, char **argv) {
         }
         if (fds[1].revents && !pump_output()) {
             output_open = 0;
-            close(FD_OUTPUT);
+            close(JOBLET_FD_OUTPUT);
         }
         if (fds[2].revents) { /* the daemon never writes: readable means it is gone */
             lifeline_open = 0;
-            close(FD_LIFELINE);
-            report(FD_REPORT, JOBLET_EVENT_ORPHANED, 0);
+            close(JOBLET_FD_LIFELINE);
+            report(JOBLET_FD_REPORT, JOBLET_EVENT_ORPHANED, 0);
             if (!draining) kill(-1, SIGKILL);
             draining = 1;
         }

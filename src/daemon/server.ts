@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ServerConfig } from "../config/load";
 import type { AuditLog } from "./auth/audit";
-import { authInterceptor } from "./auth/interceptor";
+import { auditHandshakeRefusal, authInterceptor, peerOf } from "./auth/interceptor";
 import { roleNamed } from "./auth/rbac";
 import { registerServices, type ServiceContext } from "./grpc/services";
 import { MutualTlsCredentials } from "./grpc/tls";
@@ -39,7 +39,7 @@ export class JobletServer {
     registerServices(server, services);
 
     const credentials = new MutualTlsCredentials({ ca: sec.caCert, cert: sec.serverCert, key: sec.serverKey }, config.server.tls.min_version);
-    const address = `${config.server.address.includes(":") ? `[${config.server.address}]` : config.server.address}:${config.server.port}`;
+    const address = hostPort(config.server.address, config.server.port);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${bindError(err)}`)) : resolve(p))),
     );
@@ -75,12 +75,7 @@ function auditHandshakeFailures(server: grpc.Server, audit: AuditLog, log: Logge
     return;
   }
   for (const http2Server of http2Servers.keys()) {
-    http2Server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => {
-      if (err.code === "ECONNRESET") return; // the client went away; nothing was refused
-      const peer = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
-      audit.record({ event: "tls", result: "denied", peer, reason: `${err.code ?? "TLS"}: ${err.message}` });
-      log.info("TLS handshake refused", { peer, reason: err.code ?? err.message });
-    });
+    http2Server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => auditHandshakeRefusal({ audit, log }, err, peerOf(socket)));
   }
 }
 
@@ -90,7 +85,7 @@ function auditHandshakeFailures(server: grpc.Server, audit: AuditLog, log: Logge
  * clean up (kill) that daemon's jobs as stale.
  */
 export async function checkPortFree(host: string, port: number): Promise<void> {
-  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const address = hostPort(host, port);
   await new Promise<void>((resolve, reject) => {
     const probe = createServer();
     probe.once("error", (e) => reject(new Error(`cannot listen on ${address}: ${bindError(e)}`)));
@@ -98,8 +93,14 @@ export async function checkPortFree(host: string, port: number): Promise<void> {
   });
 }
 
-/** grpc-js reports a failed bind as "No address added out of total 1 resolved errors: [listen EADDRINUSE …]". */
-function bindError(err: Error): string {
+/** "host:port", an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** Why a listen failed, for a person. grpc-js reports a failed bind as "No address added out of
+ * total 1 resolved errors: [listen EADDRINUSE …]"; node:net's errors also name the code. */
+export function bindError(err: Error): string {
   if (/EADDRINUSE/.test(err.message)) return "address already in use";
   if (/EACCES/.test(err.message)) return "permission denied (ports below 1024 need root)";
   if (/EADDRNOTAVAIL/.test(err.message)) return "no such address on this host";

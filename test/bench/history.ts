@@ -3,6 +3,8 @@
 // (target ≥ 500 MB/s). The jobs are written into the state database before the daemon starts, as
 // a daemon that ran them would have left them.
 // Run: ./node_modules/.bin/bun test/bench/history.ts [jobs=10000] [logMB=512] [runs=5]
+// Diagnostics: CPU=1 prints both processes' CPU use and the daemon's page faults per replay,
+// CHUNK=<bytes> sets buffers.chunk_size, DAEMON_PROFILE=<dir> writes a CPU profile of the daemon.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

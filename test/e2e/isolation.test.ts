@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDaemon, type TestDaemon } from "../helpers/daemon";
+import { until } from "../helpers/wait";
 import { REPO } from "../helpers/paths";
 import { rnx } from "../helpers/run";
 
@@ -45,14 +46,6 @@ function hostProcesses(marker: string): number[] {
     }
   }
   return pids;
-}
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
 }
 
 describe("namespaces and visibility", () => {

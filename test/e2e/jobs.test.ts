@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
-import { call, isError, jobClient, readLogs, runRequest, type RpcError } from "../helpers/client";
+import { call, isError, jobClient, jobEnded, readLogs, runRequest, type RpcError } from "../helpers/client";
 import { startDaemon, type TestDaemon } from "../helpers/daemon";
 import { rnx } from "../helpers/run";
 
@@ -29,14 +29,7 @@ const request = runRequest;
 const run = (r: Partial<RunJobRequest>) => call(client.runJob, client, request(r));
 const status = (uuid: string) => call(client.getJobStatus, client, { uuid });
 
-async function finished(uuid: string) {
-  for (;;) {
-    const s = await status(uuid);
-    if (isError(s)) throw new Error(s.details);
-    if (["COMPLETED", "FAILED", "STOPPED"].includes(s.status)) return s;
-    await Bun.sleep(20);
-  }
-}
+const finished = (uuid: string) => jobEnded(client, uuid);
 
 const CODES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE"];
 

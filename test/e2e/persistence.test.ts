@@ -5,8 +5,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { GetJobStatusResponse, JobServiceClient } from "../../src/gen/joblet";
-import { call, isError, jobClient, readLogs, runRequest } from "../helpers/client";
+import type { JobServiceClient } from "../../src/gen/joblet";
+import { call, isError, jobClient, jobEnded, readLogs, startJob, statusOf } from "../helpers/client";
+import { until } from "../helpers/wait";
 import { startDaemon, type DaemonOptions, type TestDaemon } from "../helpers/daemon";
 import { makePki } from "../helpers/pki";
 import { rnx } from "../helpers/run";
@@ -34,36 +35,21 @@ describe("disk full", () => {
     const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
     try {
       // 1 MB of output into 64 kB of disk, then proof of life after the disk filled up
-      const r = await call(client.runJob, client, runRequest({ command: "sh", args: ["-c", "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo still-running > /work/alive; cat /work/alive; exit 3"] }));
-      if (isError(r)) throw new Error(r.details);
-      let s;
-      for (;;) {
-        s = await call(client.getJobStatus, client, { uuid: r.jobUuid });
-        if (isError(s)) throw new Error(s.details);
-        if (s.status !== "RUNNING" && s.status !== "INITIALIZING") break;
-        await Bun.sleep(20);
-      }
+      const uuid = await startJob(client, "sh", ["-c", "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo still-running > /work/alive; cat /work/alive; exit 3"]);
+      const s = await jobEnded(client, uuid);
       expect({ status: s.status, exitCode: s.exitCode }).toEqual({ status: "FAILED", exitCode: 3 }); // its own code: it ran to the end
       expect(s.warning).toMatch(/the log could not be written \(no space left on device\)/i);
-      const log = await readLogs(client, r.jobUuid);
+      const log = await readLogs(client, uuid);
       expect(log.length).toBeGreaterThan(32 * 1024); // what fit is kept
       expect(log.length).toBeLessThanOrEqual(64 * 1024);
       expect(d.output().match(/job log write failed/g)?.length).toBe(1);
       // the daemon still serves: list, and after deleting the job (freeing the disk) a new job logs fine
       const list = await call(client.listJobs, client, {});
       expect(isError(list) ? list : list.jobs.length).toBe(1);
-      expect(isError(await call(client.deleteJob, client, { uuid: r.jobUuid }))).toBe(false);
-      const next = await call(client.runJob, client, runRequest({ command: "echo", args: ["fine"] }));
-      if (isError(next)) throw new Error(next.details);
-      for (;;) {
-        const n = await call(client.getJobStatus, client, { uuid: next.jobUuid });
-        if (!isError(n) && n.status === "COMPLETED") {
-          expect(n.warning).toBe("");
-          break;
-        }
-        await Bun.sleep(20);
-      }
-      expect((await readLogs(client, next.jobUuid)).toString()).toBe("fine\n");
+      expect(isError(await call(client.deleteJob, client, { uuid }))).toBe(false);
+      const next = await startJob(client, "echo", ["fine"]);
+      expect(await jobEnded(client, next)).toMatchObject({ status: "COMPLETED", warning: "" });
+      expect((await readLogs(client, next)).toString()).toBe("fine\n");
     } finally {
       client.close();
       await d.stop();
@@ -82,36 +68,6 @@ function durable(root: string, extra: Record<string, Record<string, unknown>> = 
 }
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-const TERMINAL = ["COMPLETED", "FAILED", "STOPPED", "CANCELED"];
-
-async function statusOf(client: JobServiceClient, uuid: string): Promise<GetJobStatusResponse> {
-  const s = await call(client.getJobStatus, client, { uuid });
-  if (isError(s)) throw new Error(`${uuid}: ${s.details}`);
-  return s;
-}
-
-async function ended(client: JobServiceClient, uuid: string): Promise<GetJobStatusResponse> {
-  for (;;) {
-    const s = await statusOf(client, uuid);
-    if (TERMINAL.includes(s.status)) return s;
-    await Bun.sleep(20);
-  }
-}
-
-async function start(client: JobServiceClient, command: string, args: string[]): Promise<string> {
-  const r = await call(client.runJob, client, runRequest({ command, args }));
-  if (isError(r)) throw new Error(r.details);
-  return r.jobUuid;
-}
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
-}
-
 describe("restart", () => {
   test("after SIGTERM: every job, its state and its log are back; history replays through rnx", async () => {
     const root = join(work, "sigterm");
@@ -120,10 +76,10 @@ describe("restart", () => {
     let client = jobClient(a.address, pki.ca.cert, pki.clients.admin);
     let b: TestDaemon | undefined;
     try {
-      const done = await start(client, "sh", ["-c", "seq 1 20000; echo 'ünïcode ✓'; exit 4"]);
-      const running = await start(client, "sh", ["-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.01; done"]);
-      const before = await ended(client, done);
-      await waitFor("output of the running job", async () => (await readLogsUntil(client, running, 50)) >= 50);
+      const done = await startJob(client, "sh", ["-c", "seq 1 20000; echo 'ünïcode ✓'; exit 4"]);
+      const running = await startJob(client, "sh", ["-c", "i=0; while :; do echo line $i; i=$((i+1)); sleep 0.01; done"]);
+      const before = await jobEnded(client, done);
+      await until("output of the running job", async () => (await readLogsUntil(client, running, 50)) >= 50, 20_000);
       client.close();
       expect(await a.stop()).toBe(0);
 
@@ -161,13 +117,13 @@ describe("restart", () => {
     let b: TestDaemon | undefined;
     const marker = `persist-${process.pid}`;
     try {
-      const finished = await start(client, "echo", ["finished before the kill"]);
-      await ended(client, finished);
+      const finished = await startJob(client, "echo", ["finished before the kill"]);
+      await jobEnded(client, finished);
       // each line goes to stdout first, then to a file in the workspace: the file is a lower
       // bound of what the job wrote, the log must hold all of it
       const script = `i=0; while :; do echo "$JOBLET_JOB_ID $i ${marker}"; echo "$JOBLET_JOB_ID $i ${marker}" >> /work/written; i=$((i+1)); sleep 0.02; done`;
-      const uuids = await Promise.all(Array.from({ length: 50 }, () => start(client, "sh", ["-c", script])));
-      await waitFor("every job writing", () => uuids.every((u) => existsSync(join(root, "jobs", u, "work", "written"))), 30_000);
+      const uuids = await Promise.all(Array.from({ length: 50 }, () => startJob(client, "sh", ["-c", script])));
+      await until("every job writing", () => uuids.every((u) => existsSync(join(root, "jobs", u, "work", "written"))), 30_000);
       await Bun.sleep(300);
       process.kill(a.pid, "SIGKILL");
       await a.exited;
@@ -191,8 +147,8 @@ describe("restart", () => {
       expect(ps).toBe("");
       expect(b.output()).toMatch(/staleRemoved=([1-9]\d*)/);
       // the new daemon runs jobs as usual
-      const next = await start(client, "echo", ["after restart"]);
-      expect((await ended(client, next)).status).toBe("COMPLETED");
+      const next = await startJob(client, "echo", ["after restart"]);
+      expect((await jobEnded(client, next)).status).toBe("COMPLETED");
     } finally {
       client.close();
       await b?.stop();
@@ -240,18 +196,18 @@ describe("history", () => {
     const d = await startDaemon({ config: durable(root, { persist: { retention: { max_age: "3s", max_size: "3KB", interval: "1s" } } }) });
     const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
     try {
-      const running = await start(client, "sleep", ["30"]);
+      const running = await startJob(client, "sleep", ["30"]);
       const jobs: string[] = [];
       for (let i = 0; i < 3; i++) {
-        jobs.push(await start(client, "sh", ["-c", `head -c 1200 /dev/zero | tr '\\0' ${i}`]));
-        await ended(client, jobs[i]!);
+        jobs.push(await startJob(client, "sh", ["-c", `head -c 1200 /dev/zero | tr '\\0' ${i}`]));
+        await jobEnded(client, jobs[i]!);
       }
       // 3 × 1200 B > 3 KB: the oldest goes at the next sweep, the two newest stay for now
-      await waitFor("the oldest job removed", async () => isError(await call(client.getJobStatus, client, { uuid: jobs[0]! })));
+      await until("the oldest job removed", async () => isError(await call(client.getJobStatus, client, { uuid: jobs[0]! })), 20_000);
       expect((await statusOf(client, jobs[1]!)).status).toBe("COMPLETED");
       expect(existsSync(join(root, "logs", `${jobs[0]}.log`))).toBe(false);
       // then age removes the rest; the running job is never swept
-      await waitFor("the old jobs removed", async () => isError(await call(client.getJobStatus, client, { uuid: jobs[2]! })), 15_000);
+      await until("the old jobs removed", async () => isError(await call(client.getJobStatus, client, { uuid: jobs[2]! })), 15_000);
       expect((await statusOf(client, running)).status).toBe("RUNNING");
       expect(readdirSync(join(root, "logs"))).toEqual([`${running}.log`]);
     } finally {
@@ -265,10 +221,10 @@ describe("history", () => {
     const d = await startDaemon({ config: durable(root, { ipc: { enabled: false } }) });
     const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
     try {
-      const uuid = await start(client, "sh", ["-c", "echo one; sleep 0.5; echo two"]);
+      const uuid = await startJob(client, "sh", ["-c", "echo one; sleep 0.5; echo two"]);
       const live = await readLogs(client, uuid); // follows to the end
       expect(live.toString()).toBe("one\ntwo\n");
-      await ended(client, uuid);
+      await jobEnded(client, uuid);
       const after = await readLogs(client, uuid).catch((e: { code: number; details: string }) => e);
       expect(after).toMatchObject({ code: 5, details: expect.stringContaining("log history is off (ipc.enabled: false)") });
       expect(readdirSync(join(root, "logs"))).toEqual([]);

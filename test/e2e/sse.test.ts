@@ -18,7 +18,7 @@ import type { JobRecord } from "../../src/daemon/jobs/job";
 import { Logger } from "../../src/daemon/logging/logger";
 import { JobLog } from "../../src/daemon/logs/log-store";
 import type { CertBundle } from "../../src/pki/authority";
-import { call, isError, jobClient, readLogs, runRequest } from "../helpers/client";
+import { jobClient, readLogs, startJob } from "../helpers/client";
 import { freePort, startDaemon, type TestDaemon } from "../helpers/daemon";
 import { makePki, type TestPki } from "../helpers/pki";
 import { rnx } from "../helpers/run";
@@ -137,11 +137,7 @@ async function next(reader: { read(): Promise<{ value?: Uint8Array; done: boolea
   return value;
 }
 
-async function runJob(command: string, args: string[]): Promise<string> {
-  const r = await call(grpc().runJob, grpc(), runRequest({ command, args }));
-  if (isError(r)) throw new Error(`RunJob: ${r.details}`);
-  return r.jobUuid;
-}
+const runJob = (command: string, args: string[]) => startJob(grpc(), command, args);
 
 /** Output written over ~3 s: text, a character split across two writes, CR and non-UTF-8 bytes. */
 const SLOW_SCRIPT = `i=0

@@ -1,7 +1,8 @@
 // A raw gRPC client for tests that need status codes or requests rnx would never send.
 import * as grpc from "@grpc/grpc-js";
 import { JobClient } from "../../src/api/codecs";
-import type { JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
+import { TERMINAL, type JobStatus } from "../../src/daemon/jobs/job";
+import type { GetJobStatusResponse, JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
 import type { CertBundle } from "../../src/pki/authority";
 
 export interface RpcError {
@@ -66,4 +67,27 @@ export function runRequest(r: Partial<RunJobRequest> = {}): RunJobRequest {
     timeout: "",
     ...r,
   };
+}
+
+/** Starts a job; its uuid (throws on an RPC error). */
+export async function startJob(client: JobServiceClient, command: string, args: string[] = []): Promise<string> {
+  const r = await call(client.runJob, client, runRequest({ command, args }));
+  if (isError(r)) throw new Error(r.details);
+  return r.jobUuid;
+}
+
+/** A job's status (throws on an RPC error). */
+export async function statusOf(client: JobServiceClient, uuid: string): Promise<GetJobStatusResponse> {
+  const s = await call(client.getJobStatus, client, { uuid });
+  if (isError(s)) throw new Error(`${uuid}: ${s.details}`);
+  return s;
+}
+
+/** The job's status once it has ended (COMPLETED, FAILED, STOPPED or CANCELED). */
+export async function jobEnded(client: JobServiceClient, uuid: string): Promise<GetJobStatusResponse> {
+  for (;;) {
+    const s = await statusOf(client, uuid);
+    if (TERMINAL.has(s.status as JobStatus)) return s;
+    await Bun.sleep(20);
+  }
 }

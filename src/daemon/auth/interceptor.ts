@@ -3,8 +3,8 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../logging/logger";
 import { type AuditLog, who } from "./audit";
-import { identityOf } from "./identity";
-import { MUTATING, authorize, type Permission, type Role } from "./rbac";
+import { identityOf, type Identity } from "./identity";
+import { MUTATING, authorize, type Decision, type Permission, type Role } from "./rbac";
 
 export interface AuthSettings {
   rbac: boolean;
@@ -31,8 +31,30 @@ function shouldAuditOperation(audit: AuditLog, permission: Permission): boolean 
   return permission.startsWith("job:") ? s.log_job_operations : s.log_admin_operations;
 }
 
+/** Records an RBAC decision in the audit log (and a denial in the daemon's log). `label` names
+ * what was called: the gRPC method path, or the HTTPS request line. */
+export function auditDecision(settings: Pick<AuthSettings, "audit" | "log">, identity: Identity, decision: Decision, label: string): void {
+  if (decision.allowed) {
+    settings.audit.record({ event: "auth", result: "allowed", who: who(identity), method: label, permission: decision.permission });
+    return;
+  }
+  settings.audit.record({ event: "auth", result: "denied", who: who(identity), method: label, permission: decision.permission, reason: decision.reason });
+  settings.log.warn("permission denied", { cn: identity.cn, role: identity.role, method: label });
+}
+
+/** "address:port" of a connection's peer. */
+export const peerOf = (s: { remoteAddress?: string; remotePort?: number } | undefined) => `${s?.remoteAddress ?? "unknown"}:${s?.remotePort ?? 0}`;
+
+/** Records a TLS handshake the server refused (no client certificate, another CA, expired, old
+ * TLS) — these never reach a request. A reset connection refused nothing and is not recorded. */
+export function auditHandshakeRefusal(settings: Pick<AuthSettings, "audit" | "log">, err: Error & { code?: string }, peer: string): void {
+  if (err.code === "ECONNRESET") return;
+  settings.audit.record({ event: "tls", result: "denied", peer, reason: `${err.code ?? "TLS"}: ${err.message}` });
+  settings.log.info("TLS handshake refused", { peer, reason: err.code ?? err.message });
+}
+
 export function authInterceptor(settings: AuthSettings): grpc.ServerInterceptor {
-  const { audit, log } = settings;
+  const { audit } = settings;
   return (method, call) => {
     const identity = identityOf(call, settings.defaultRole);
     const decision = authorize(identity.role, method.path, settings.rbac);
@@ -40,13 +62,11 @@ export function authInterceptor(settings: AuthSettings): grpc.ServerInterceptor 
 
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
+        auditDecision(settings, identity, decision, method.path);
         if (!decision.allowed) {
-          audit.record({ event: "auth", result: "denied", who: who(identity), method: method.path, permission: decision.permission, reason: decision.reason });
-          log.warn("permission denied", { cn: identity.cn, role: identity.role, method: method.path });
           call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: `permission denied: ${decision.reason}` });
           return;
         }
-        audit.record({ event: "auth", result: "allowed", who: who(identity), method: method.path, permission: decision.permission });
         next(metadata);
       })
       .withOnReceiveMessage((message, next) => {

@@ -12,8 +12,10 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { ServerConfig } from "../../config/load";
 import { type AuditLog, who } from "../auth/audit";
 import { identityFromCertificate } from "../auth/identity";
+import { auditDecision, auditHandshakeRefusal, peerOf } from "../auth/interceptor";
 import { authorize, roleNamed, type Role } from "../auth/rbac";
 import { ApiError } from "../errors";
+import { bindError, hostPort } from "../server";
 import type { Logger } from "../logging/logger";
 import { routeOf, sendError, type JobSource, type RequestContext } from "./routes";
 import { EventStream, type StreamTiming } from "./sse";
@@ -33,7 +35,6 @@ export interface EndpointTiming extends StreamTiming {
 
 export const DEFAULT_TIMING: EndpointTiming = { heartbeatMs: 15_000, stallMs: 60_000, requestMs: 10_000 };
 
-const peerOf = (s: { remoteAddress?: string; remotePort?: number } | undefined) => `${s?.remoteAddress ?? "unknown"}:${s?.remotePort ?? 0}`;
 
 export class HttpsEndpoint {
   private readonly http: HttpServer;
@@ -94,18 +95,12 @@ export class HttpsEndpoint {
     // the peer, noted at connect: a refused socket may have lost its address by the time it is reported
     const peers = new WeakMap<object, string>();
     this.tls.on("connection", (socket: TLSSocket) => peers.set(socket, peerOf(socket)));
-    this.tls.on("tlsClientError", (err: Error & { code?: string }, socket?: TLSSocket) => {
-      if (err.code === "ECONNRESET") return; // the client went away; nothing was refused
-      const peer = (socket && peers.get(socket)) ?? peerOf(socket);
-      this.audit.record({ event: "tls", result: "denied", peer, reason: `${err.code ?? "TLS"}: ${err.message}` });
-      this.log.info("TLS handshake refused", { peer, reason: err.code ?? err.message });
-    });
-    const where = `${server.address.includes(":") ? `[${server.address}]` : server.address}:${server.http_port}`;
+    this.tls.on("tlsClientError", (err: Error & { code?: string }, socket?: TLSSocket) =>
+      auditHandshakeRefusal({ audit: this.audit, log: this.log }, err, (socket && peers.get(socket)) ?? peerOf(socket)),
+    );
+    const where = hostPort(server.address, server.http_port);
     await new Promise<void>((resolve, reject) => {
-      const failed = (e: Error & { code?: string }) => {
-        const why = e.code === "EADDRINUSE" ? "address already in use" : e.code === "EACCES" ? "permission denied (ports below 1024 need root)" : e.message;
-        reject(new Error(`cannot listen on ${where} (server.http_port): ${why}`));
-      };
+      const failed = (e: Error) => reject(new Error(`cannot listen on ${where} (server.http_port): ${bindError(e)}`));
       this.tls.once("error", failed);
       this.tls.listen(server.http_port, server.address, () => {
         this.tls.off("error", failed);
@@ -180,12 +175,8 @@ export class HttpsEndpoint {
     const identity = identityFromCertificate(socket.getPeerCertificate(), peerOf(socket), this.defaultRole);
     const method = `GET ${url.pathname}`;
     const decision = authorize(identity.role, match.route.rpc, this.config.security.enable_rbac);
-    if (!decision.allowed) {
-      this.audit.record({ event: "auth", result: "denied", who: who(identity), method, permission: decision.permission, reason: decision.reason });
-      this.log.warn("permission denied", { cn: identity.cn, role: identity.role, method });
-      return sendError(res, "PERMISSION_DENIED", `permission denied: ${decision.reason}`);
-    }
-    this.audit.record({ event: "auth", result: "allowed", who: who(identity), method, permission: decision.permission });
+    auditDecision({ audit: this.audit, log: this.log }, identity, decision, method);
+    if (!decision.allowed) return sendError(res, "PERMISSION_DENIED", `permission denied: ${decision.reason}`);
 
     const context: RequestContext = {
       req,

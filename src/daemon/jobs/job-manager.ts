@@ -215,20 +215,25 @@ export class JobManager {
     this.d.metrics?.unwatch(job.uuid); // one last sample before the cgroup goes
     this.save(job); // the final state is visible before followers see the end of the log
     this.d.logs.finished(job.uuid);
-    if (!this.d.keepHistory) {
-      // live only: followers still reading hold the file open and read to its end
-      this.d.logs.remove(job.uuid);
-      this.d.metricsStore.remove(job.uuid);
-    }
     this.live.delete(job.uuid);
     if (live.cgroup) {
       const removal = live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message }));
       this.removals.add(removal);
       void removal.finally(() => this.removals.delete(removal));
     }
-    if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) this.d.workspaces.remove(job.uuid);
+    this.release(job);
     this.d.log.info("job ended", { job: job.uuid, status: job.status, exitCode: job.exitCode, reason: job.failureReason });
     return job;
+  }
+
+  /** What an ended job no longer needs: its workspace (filesystem.workspace rules) and, when log
+   * history is off, its log and metrics (followers still reading hold the file open). */
+  private release(job: JobRecord): void {
+    if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) this.d.workspaces.remove(job.uuid);
+    if (!this.d.keepHistory) {
+      this.d.logs.remove(job.uuid);
+      this.d.metricsStore.remove(job.uuid);
+    }
   }
 
   /** Log trouble goes into the job's record (status shows it) and the daemon's log, once. */
@@ -263,11 +268,7 @@ export class JobManager {
         failureMessage: "the daemon stopped while the job was running (crash, kill or host restart); the job was killed, and its output up to then is in its log",
       } satisfies Partial<JobRecord>);
       this.save(job);
-      if (this.d.cleanupOnExit && !this.d.preserveOnFailure) this.d.workspaces.remove(job.uuid);
-      if (!this.d.keepHistory) {
-        this.d.logs.remove(job.uuid);
-        this.d.metricsStore.remove(job.uuid);
-      }
+      this.release(job);
       failed++;
     }
     let orphans = 0;
@@ -278,8 +279,8 @@ export class JobManager {
       }
     };
     removeOrphans(this.d.workspaces.stored(), (u) => this.d.workspaces.remove(u));
-    removeOrphans(this.d.logs.stored(), (u) => this.d.logs.remove(u));
-    removeOrphans(this.d.metricsStore.stored(), (u) => this.d.metricsStore.remove(u));
+    removeOrphans(this.d.logs.files.uuids(), (u) => this.d.logs.remove(u));
+    removeOrphans(this.d.metricsStore.files.uuids(), (u) => this.d.metricsStore.remove(u));
     if (failed || orphans) this.d.log.info("recovered from the previous run", { failed, orphansRemoved: orphans });
     return { failed, orphans };
   }
@@ -293,7 +294,7 @@ export class JobManager {
       .sort((a, b) => (a.endTime ?? a.startTime).localeCompare(b.endTime ?? b.startTime)); // oldest first
     const gone: Readonly<JobRecord>[] = [];
     let total = 0;
-    const sizes = done.map((j) => this.d.logs.sizeOf(j.uuid) + this.d.metricsStore.sizeOf(j.uuid));
+    const sizes = done.map((j) => this.d.logs.files.size(j.uuid) + this.d.metricsStore.files.size(j.uuid));
     for (const s of sizes) total += s;
     done.forEach((job, i) => {
       const ended = Date.parse(job.endTime ?? job.startTime);

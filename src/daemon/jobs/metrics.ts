@@ -1,8 +1,8 @@
 // Job resource samples: taken from each running job's cgroup every telemetry.metrics_interval,
 // appended to one JSON-lines file per job (history) and handed to live followers.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import type { JobCgroup } from "../sandbox/cgroups/driver";
+import { JobFiles } from "./job-files";
 
 export interface Sample {
   /** ns since the epoch */
@@ -35,12 +35,15 @@ interface Feed {
 export class MetricsStore {
   private readonly feeds = new Map<string, Feed>();
 
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  /** one JSON-lines file of samples per job */
+  readonly files: JobFiles;
+
+  constructor(dir: string) {
+    this.files = new JobFiles(dir, ".jsonl");
   }
 
   private file(uuid: string): string {
-    return join(this.dir, `${uuid}.jsonl`);
+    return this.files.path(uuid);
   }
 
   private feed(uuid: string): Feed {
@@ -98,26 +101,10 @@ export class MetricsStore {
     }
   }
 
-  /** Bytes on disk of a job's samples (0 if none). */
-  sizeOf(uuid: string): number {
-    try {
-      return statSync(this.file(uuid)).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Uuids of every job with stored samples. */
-  stored(): string[] {
-    return readdirSync(this.dir)
-      .filter((f) => f.endsWith(".jsonl"))
-      .map((f) => f.slice(0, -6));
-  }
-
   remove(uuid: string): void {
     this.close(uuid);
     this.feeds.delete(uuid);
-    rmSync(this.file(uuid), { force: true });
+    this.files.remove(uuid);
   }
 }
 

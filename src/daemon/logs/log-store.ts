@@ -4,8 +4,8 @@
 // own pace and never holds up the job or the others, memory stays flat, and every follower sees
 // the same bytes in the same order. Offsets are byte positions in the file, so a replay that
 // turns into a follow has no gap and no duplicate, and a client can resume exactly.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, watch, type FSWatcher } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, readSync, watch, type FSWatcher } from "node:fs";
+import { fileSize, JobFiles } from "../jobs/job-files";
 
 /** Followers re-check the file at least this often (inotify covers the rest). */
 const POLL_MS = 250;
@@ -19,17 +19,15 @@ export class JobLog {
     readonly path: string,
     private readonly chunkSize: number,
     ended = false,
+    /** the fallback re-check of waiting followers */
+    private readonly pollMs = POLL_MS,
   ) {
     this.ended = ended;
   }
 
   /** Bytes written so far. */
   get size(): number {
-    try {
-      return statSync(this.path).size;
-    } catch {
-      return 0;
-    }
+    return fileSize(this.path);
   }
 
   /** True once the job's init has exited: the file will not grow any more. */
@@ -46,41 +44,34 @@ export class JobLog {
   close(): void {
     if (this.ended) return;
     this.ended = true;
-    this.wakeAll();
+    this.wake();
   }
 
-  private wakeAll(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    for (const wake of this.waiting) wake();
-    this.waiting.clear();
+  /** Every waiting follower re-reads the file. */
+  private wake(): void {
+    for (const done of [...this.waiting]) done();
   }
 
-  /** Resolves when the file may have grown, the log closed, or POLL_MS passed. */
+  /** Resolves when the file may have grown, the log closed, or pollMs passed. */
   private changed(): Promise<void> {
     if (this.ended) return Promise.resolve();
-    if (!this.watcher) {
-      try {
-        this.watcher = watch(this.path, { persistent: false }, () => {
-          for (const wake of this.waiting) wake();
-          this.waiting.clear();
-        });
-      } catch {
-        // the timer alone still works
-      }
+    try {
+      this.watcher ??= watch(this.path, { persistent: false }, () => this.wake());
+    } catch {
+      // the timer alone still works
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, POLL_MS);
-      const self = this;
-      function done(): void {
+      const done = () => {
         clearTimeout(timer);
-        self.waiting.delete(done);
-        if (self.waiting.size === 0 && !self.ended) {
-          self.watcher?.close();
-          self.watcher = undefined;
+        this.waiting.delete(done);
+        if (this.waiting.size === 0) {
+          // the last follower to stop waiting releases the inotify watch
+          this.watcher?.close();
+          this.watcher = undefined;
         }
         resolve();
-      }
+      };
+      const timer = setTimeout(done, this.pollMs);
       this.waiting.add(done);
     });
   }
@@ -120,20 +111,19 @@ export class JobLog {
 export class LogStore {
   private readonly open = new Map<string, JobLog>();
 
+  /** one log file per job */
+  readonly files: JobFiles;
+
   constructor(
-    private readonly dir: string,
+    dir: string,
     private readonly opts: { chunkSize: number },
   ) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  }
-
-  private pathOf(uuid: string): string {
-    return join(this.dir, `${uuid}.log`);
+    this.files = new JobFiles(dir, ".log");
   }
 
   /** A new, empty log for a job that is about to start. */
   create(uuid: string): JobLog {
-    const log = new JobLog(this.pathOf(uuid), this.opts.chunkSize);
+    const log = new JobLog(this.files.path(uuid), this.opts.chunkSize);
     closeSync(openSync(log.path, "w", 0o600));
     this.open.set(uuid, log);
     return log;
@@ -143,7 +133,7 @@ export class LogStore {
   get(uuid: string): JobLog | undefined {
     const live = this.open.get(uuid);
     if (live) return live;
-    const path = this.pathOf(uuid);
+    const path = this.files.path(uuid);
     return existsSync(path) ? new JobLog(path, this.opts.chunkSize, true) : undefined;
   }
 
@@ -153,24 +143,8 @@ export class LogStore {
     this.open.delete(uuid);
   }
 
-  /** Bytes on disk of a stored log (0 if none). */
-  sizeOf(uuid: string): number {
-    try {
-      return statSync(this.pathOf(uuid)).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Uuids of every stored log (live or not). */
-  stored(): string[] {
-    return readdirSync(this.dir)
-      .filter((f) => f.endsWith(".log"))
-      .map((f) => f.slice(0, -4));
-  }
-
   remove(uuid: string): void {
     this.finished(uuid);
-    rmSync(this.pathOf(uuid), { force: true });
+    this.files.remove(uuid);
   }
 }

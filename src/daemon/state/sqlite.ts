@@ -18,6 +18,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { fileSize } from "../jobs/job-files";
 import type { JobRecord } from "../jobs/job";
 import { CachedTable, checkTableName, isTableName, StateError, type AnyRecord, type Keyed, type StateStore, type Table } from "./store";
 
@@ -135,10 +136,6 @@ function loadTables(db: Database, file: string): Loaded {
   return out;
 }
 
-function sizeOf(path: string): number {
-  return statSync(path, { throwIfNoEntry: false })?.size ?? 0;
-}
-
 /**
  * What is on disk before SQLite sees it. Refuses a file that is not a regular file, cannot be
  * read or lacks the SQLite header, and a write-ahead log without a database (SQLite would
@@ -153,7 +150,7 @@ function inspect(file: string): { exists: boolean; size: number } {
     throw unreadable(file, reasonOf(e), e);
   }
   if (st && !st.isFile()) throw unreadable(file, "it is not a regular file");
-  const walSize = sizeOf(wal);
+  const walSize = fileSize(wal);
   if ((!st || st.size === 0) && walSize > 0) {
     throw new StateError(
       `state database ${file} is ${st ? "empty" : "missing"} but its write-ahead log ${wal} holds ${walSize} bytes. Nothing was changed. ` +
