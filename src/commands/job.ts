@@ -6,6 +6,7 @@ import { listOption, UsageError, type Options } from "./cli";
 import { withConnection, type Connection, type GlobalOptions } from "./connection";
 import { snakeKeys, toJsonValue } from "../api/json";
 import { formatBytes, printFields, printJson, printTable } from "./output";
+import { parseScheduleSpec, ScheduleError } from "../config/schedule";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MAX_ENV_VALUE = 32 * 1024;
@@ -56,10 +57,24 @@ function uploadDir(root: string): FileUpload[] {
   return out;
 }
 
+/** --schedule as Joblet's client sends it: an RFC 3339 time ("30s", "5min", "2026-11-28 15:04" converted). */
+function scheduleFlag(v: unknown): string {
+  if (v === undefined) return "";
+  try {
+    return parseScheduleSpec(String(v));
+  } catch (e) {
+    if (e instanceof ScheduleError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 export function buildRunRequest(args: string[], o: Options): RunJobRequest {
   const [command, ...rest] = args;
   if (!command) throw new UsageError("job run: a command is required");
   const text = (v: unknown) => (v === undefined ? "" : String(v));
+  if (o.schedule !== undefined && o.cron !== undefined) throw new UsageError("--schedule and --cron: give one of them");
+  if (o.allowOverlap && o.cron === undefined) throw new UsageError("--allow-overlap: applies only with --cron");
+  if (o.follow && o.cron !== undefined) throw new UsageError("--follow: a recurring job (--cron) launches a new job each time; follow one of them with rnx job log");
   return {
     command,
     args: rest,
@@ -69,7 +84,9 @@ export function buildRunRequest(args: string[], o: Options): RunJobRequest {
     maxIoBps: intFlag("--max-iobps", o.maxIobps, "an IO limit in bytes per second"),
     maxPids: intFlag("--max-pids", o.maxPids, "a number of processes"),
     uploads: [...listOption(o.upload).map((f) => uploadFile(f, basename(f))), ...listOption(o.uploadDir).flatMap(uploadDir)],
-    schedule: text(o.schedule),
+    schedule: scheduleFlag(o.schedule),
+    cron: text(o.cron),
+    allowOverlap: Boolean(o.allowOverlap),
     network: text(o.network),
     volumes: listOption(o.volume),
     runtime: text(o.runtime),
@@ -99,12 +116,22 @@ async function follow(c: Connection, uuid: string, json: boolean | undefined): P
   }
 }
 
+/** Waits while a job is SCHEDULED or PENDING (its log starts when it runs). */
+async function untilStarted(c: Connection, uuid: string): Promise<void> {
+  for (;;) {
+    const s = await c.call(c.jobs, "getJobStatus", { uuid });
+    if (s.status !== "SCHEDULED" && s.status !== "PENDING") return;
+    const wait = s.status === "SCHEDULED" ? Date.parse(s.scheduledTime) - Date.now() : 0;
+    await Bun.sleep(Math.min(Math.max(wait, 100), 1000));
+  }
+}
+
 export async function run(args: string[], o: Options & GlobalOptions): Promise<number> {
   const request = buildRunRequest(args, o);
   return withConnection(o, async (c) => {
     const res = await c.call(c.jobs, "runJob", request);
     if (!o.follow) {
-      const failed = res.status === "FAILED" ? await c.call(c.jobs, "getJobStatus", { uuid: res.jobUuid }) : undefined;
+      const more = res.status === "FAILED" || res.status === "SCHEDULED" || res.status === "PENDING" ? await c.call(c.jobs, "getJobStatus", { uuid: res.jobUuid }) : undefined;
       if (o.json) {
         printJson({
           job_uuid: res.jobUuid,
@@ -112,11 +139,15 @@ export async function run(args: string[], o: Options & GlobalOptions): Promise<n
           command: request.command,
           args: request.args,
           name: request.name,
+          schedule_input: o.schedule === undefined ? undefined : String(o.schedule),
+          scheduled_time: more?.scheduledTime || undefined,
+          cron: request.cron || undefined,
+          queue_position: more?.queuePosition || undefined,
           files_uploaded: request.uploads.length,
           env_vars: Object.keys(request.environment).length,
           secret_env_vars: Object.keys(request.secretEnvironment).length,
-          failure_reason: failed?.failureReason,
-          failure_message: failed?.failureMessage,
+          failure_reason: more?.failureReason || undefined,
+          failure_message: more?.failureMessage || undefined,
         });
       } else {
         printFields([
@@ -124,11 +155,15 @@ export async function run(args: string[], o: Options & GlobalOptions): Promise<n
           ["Name", request.name],
           ["Command", [request.command, ...request.args].join(" ")],
           ["Status", res.status],
-          ["Failure", failed?.failureReason ? `${failed.failureReason}: ${failed.failureMessage}` : undefined],
+          ["Cron", request.cron],
+          [request.cron ? "Next run" : "Scheduled", more?.scheduledTime],
+          ["Queue", more?.queuePosition ? `position ${more.queuePosition}: ${more.pendingReason}` : undefined],
+          ["Failure", more?.failureReason ? `${more.failureReason}: ${more.failureMessage}` : undefined],
         ]);
       }
-      return failed?.failureReason ? 1 : 0;
+      return more?.failureReason ? 1 : 0;
     }
+    await untilStarted(c, res.jobUuid);
     await follow(c, res.jobUuid, o.json);
     const s = await c.call(c.jobs, "getJobStatus", { uuid: res.jobUuid });
     if (s.failureMessage) process.stderr.write(`rnx: job ${s.uuid} ${s.status} (${s.failureReason}): ${s.failureMessage}\n`);
@@ -158,6 +193,9 @@ export async function list(_args: string[], o: GlobalOptions): Promise<void> {
           cpu_cores: j.cpuCores,
           scheduled_time: j.scheduledTime,
           failure_reason: j.failureReason,
+          cron: j.cron || undefined,
+          schedule_uuid: j.scheduleUuid || undefined,
+          workflow_uuid: j.workflowUuid || undefined,
         })),
       );
     }
@@ -169,8 +207,8 @@ export async function list(_args: string[], o: GlobalOptions): Promise<void> {
         j.name,
         j.status,
         j.endTime ? String(j.exitCode) : "",
-        j.startTime.replace("T", " ").replace(/\.\d+Z$/, "Z"),
-        elapsed(j.startTime, j.endTime),
+        (j.status === "SCHEDULED" ? `at ${j.scheduledTime}` : j.startTime).replace("T", " ").replace(/\.\d+Z$/, "Z"),
+        j.status === "SCHEDULED" || j.status === "PENDING" ? "" : elapsed(j.startTime, j.endTime),
         [j.command, ...j.args].join(" ").slice(0, 80),
       ]),
     );
@@ -191,9 +229,15 @@ export async function status(args: string[], o: GlobalOptions): Promise<void> {
       ["Exit code", s.endTime ? s.exitCode : undefined],
       ["Failure", s.failureReason ? `${s.failureReason}: ${s.failureMessage}` : undefined],
       ["Warning", s.warning],
-      ["Started", s.startTime],
+      ["Cron", s.cron ? `${s.cron}${s.allowOverlap ? " (runs may overlap)" : ""}` : undefined],
+      [s.cron ? "Next run" : "Scheduled", s.scheduledTime],
+      ["Runs", s.cron ? `${s.runs}${s.lastRunUuid ? `, latest ${s.lastRunUuid}` : ""}` : undefined],
+      ["Schedule", s.scheduleUuid],
+      ["Workflow", s.workflowUuid ? `${s.workflowUuid} (step ${s.workflowJob})` : undefined],
+      ["Waiting", s.status === "PENDING" ? `${s.queuePosition ? `position ${s.queuePosition}; ` : ""}${s.pendingReason}` : undefined],
+      [s.status === "SCHEDULED" || s.status === "PENDING" ? "Submitted" : "Started", s.startTime],
       ["Ended", s.endTime],
-      ["Duration", elapsed(s.startTime, s.endTime)],
+      ["Duration", s.status === "SCHEDULED" || s.status === "PENDING" ? undefined : elapsed(s.startTime, s.endTime)],
       ["Timeout", s.timeout],
       ["Work dir", s.workDir],
       ["Uploads", s.uploads.join(", ")],

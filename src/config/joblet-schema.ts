@@ -67,6 +67,8 @@ const joblet = section({
   /** joblet extension: processes (and threads) per job; a request may only lower it (0 = none) */
   defaultPidsLimit: nonNegativeInt().default(512),
   maxConcurrentJobs: positiveInt().default(100),
+  /** joblet extension: jobs that may wait for a slot; beyond it RunJob is RESOURCE_EXHAUSTED */
+  maxQueuedJobs: positiveInt().default(1000),
   jobTimeout: duration().default(24 * 3_600_000),
   validateCommands: bool().default(true),
   allowedCommands: list(nonEmptyStr("a command name")).optional(),

@@ -12,7 +12,6 @@ export interface PendingKey {
 
 export const NOT_IMPLEMENTED: readonly PendingKey[] = [
   { key: "server.tls.cipher_suites", feature: "TLS 1.3 cipher suite selection (BoringSSL in Bun fixes the TLS 1.3 suites)" },
-  { key: "joblet.maxConcurrentJobs", feature: "concurrency limits (scheduler)" },
   { key: "joblet.preserveFailedJobs", feature: "job retention" },
   { key: "joblet.isolation", feature: "runtime builds" },
   { key: "network", feature: "networking" },
@@ -47,7 +46,6 @@ export const NOT_IMPLEMENTED: readonly PendingKey[] = [
 
 /** Environment overrides that are accepted but not acted on yet. */
 export const NOT_IMPLEMENTED_ENV: readonly PendingKey[] = [
-  { key: "JOBLET_MAX_JOBS", feature: "concurrency limits" },
   { key: "JOBLET_CI_MODE", feature: "job sandbox" },
 ];
 

@@ -16,7 +16,7 @@ import { LogStore } from "./logs/log-store";
 import { Launcher } from "./sandbox/launcher";
 import { SandboxTemplate } from "./sandbox/template";
 import { resolveJobUser } from "./sandbox/users";
-import { openStateStore } from "./state/open";
+import { openSecretBox, openStateStore } from "./state/open";
 import type { StateStore } from "./state/store";
 import { Workspaces } from "./sandbox/workspace";
 import { checkPortFree, JobletServer } from "./server";
@@ -98,6 +98,9 @@ export class Daemon {
       metrics: config.cgroup.accounting.enabled ? new MetricsSampler(metricsStore, config.telemetry.metrics_interval) : undefined,
       metricsStore,
       store: state.jobs,
+      secrets: openSecretBox(config.state),
+      maxRunning: config.joblet.maxConcurrentJobs,
+      maxQueued: config.joblet.maxQueuedJobs,
       logs: new LogStore(config.persist.storage.local.logs.directory ?? "/opt/joblet/logs", { chunkSize: config.buffers.chunk_size }),
       maxLogBytes: config.joblet.maxLogSize,
       keepHistory: config.ipc.enabled,
@@ -119,6 +122,7 @@ export class Daemon {
     });
     jobs.recover(); // after cleanStale: the previous daemon's jobs have ended by now
     jobs.sweep();
+    jobs.resume(); // queued jobs take the free slots
     const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, log: log.child("grpc") }, audit);
     let http: HttpsEndpoint | undefined;
     try {

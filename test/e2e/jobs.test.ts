@@ -85,7 +85,6 @@ describe("states and exit codes", () => {
   });
 
   test("capabilities not built yet are refused, never ignored", async () => {
-    expectError(await run({ schedule: "2030-01-01T00:00:00Z" }), "UNIMPLEMENTED", "scheduled jobs");
     expectError(await run({ network: "bridge" }), "UNIMPLEMENTED", "networking");
     expectError(await run({ volumes: ["data"] }), "UNIMPLEMENTED", "volumes");
     expectError(await run({ runtime: "python-3.11" }), "UNIMPLEMENTED", "runtimes");
@@ -110,7 +109,7 @@ describe("ids, stop, cancel, delete", () => {
     const short = r.jobUuid.slice(0, 8);
     const as = (...a: string[]) => rnx(["--config", d.clients.admin, "job", ...a]);
     expect(as("status", short).stdout).toContain(r.jobUuid);
-    expect(as("cancel", short).stderr).toContain("only a SCHEDULED job can be canceled (use stop for a running job)");
+    expect(as("cancel", short).stderr).toContain("only a SCHEDULED or PENDING job can be canceled (use stop for a running job)");
     expect(as("delete", short).stderr).toContain("is RUNNING; stop it before deleting it");
     expect(as("stop", short).stdout).toContain("STOPPED");
     expect(as("stop", short).stderr).toContain("only a running job can be stopped");

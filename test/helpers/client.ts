@@ -65,6 +65,8 @@ export function runRequest(r: Partial<RunJobRequest> = {}): RunJobRequest {
     gpuMemoryMb: 0,
     name: "",
     timeout: "",
+    cron: "",
+    allowOverlap: false,
     ...r,
   };
 }

@@ -72,6 +72,12 @@ export const RPC_PERMISSIONS: Readonly<Record<string, Permission>> = {
   "/joblet.RuntimeService/RemoveRuntime": "runtime:remove",
   "/joblet.RuntimeService/BuildRuntime": "runtime:build",
   "/joblet.RuntimeService/ValidateRuntimeYAML": "runtime:validate",
+  // workflows are jobs: the same permissions as the job RPCs
+  "/joblet.WorkflowService/RunWorkflow": "job:run",
+  "/joblet.WorkflowService/GetWorkflowStatus": "job:read",
+  "/joblet.WorkflowService/ListWorkflows": "job:read",
+  "/joblet.WorkflowService/CancelWorkflow": "job:stop",
+  "/joblet.WorkflowService/DeleteWorkflow": "job:delete",
 };
 
 const VIEWER: readonly Permission[] = [

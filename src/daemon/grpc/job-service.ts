@@ -40,6 +40,9 @@ function common(j: JobRecord) {
     failureReason: j.failureReason ?? "",
     failureMessage: j.failureMessage ?? "",
     warning: j.warning ?? "",
+    cron: j.cron ?? "",
+    workflowUuid: j.workflowUuid ?? "",
+    scheduleUuid: j.scheduleUuid ?? "",
   };
 }
 
@@ -47,8 +50,21 @@ export function toJob(j: JobRecord): Job {
   return common(j);
 }
 
-export function toStatus(j: JobRecord): GetJobStatusResponse {
-  return { ...common(j), network: j.network, volumes: j.volumes, workDir: j.workDir, uploads: j.uploads, timeout: duration(j.timeoutMs) };
+export function toStatus(j: JobRecord, pending = { position: 0, reason: "" }): GetJobStatusResponse {
+  return {
+    ...common(j),
+    network: j.network,
+    volumes: j.volumes,
+    workDir: j.workDir,
+    uploads: j.uploads,
+    timeout: duration(j.timeoutMs),
+    allowOverlap: j.allowOverlap ?? false,
+    runs: j.runs ?? 0,
+    lastRunUuid: j.lastRunUuid ?? "",
+    workflowJob: j.workflowJob ?? "",
+    queuePosition: pending.position,
+    pendingReason: pending.reason,
+  };
 }
 
 export function toMetricsEvent(uuid: string, s: Sample): JobMetricsEvent {
@@ -73,7 +89,10 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       const job = await jobs.run(req);
       return { jobUuid: job.uuid, status: job.status };
     }),
-    getJobStatus: unary(log, (req) => toStatus(jobs.resolve(req.uuid))),
+    getJobStatus: unary(log, (req) => {
+      const job = jobs.resolve(req.uuid);
+      return toStatus(job, jobs.pendingInfo(job));
+    }),
     listJobs: unary(log, () => encodeJobs(jobs.list(), toJob)),
     stopJob: unary(log, async (req) => {
       const job = await jobs.stop(req.uuid);

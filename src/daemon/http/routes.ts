@@ -11,7 +11,7 @@ import type { Logger } from "../logging/logger";
 import { EventStream, LogEventEncoder } from "./sse";
 
 /** What the routes need of the job manager. */
-export type JobSource = Pick<JobManager, "resolve" | "logOf" | "watch">;
+export type JobSource = Pick<JobManager, "resolve" | "logOf" | "watch" | "pendingInfo">;
 
 /** An events client this far behind (bytes not taken yet) is cut off rather than buffered for. */
 const MAX_EVENT_BACKLOG = 4 * 1024 * 1024;
@@ -70,7 +70,7 @@ export function sendError(res: ServerResponse, code: HttpErrorCode, message: str
 
 
 /** A job as JSON: the GetJobStatus response with snake_case keys, exactly what `rnx job status --json` prints. */
-export const statusJson = (job: JobRecord): unknown => toJsonValue(snakeKeys(toStatus(job)));
+export const statusJson = (job: JobRecord, jobs: JobSource): unknown => toJsonValue(snakeKeys(toStatus(job, jobs.pendingInfo(job))));
 
 /** The byte to start at: Last-Event-ID (what EventSource sends when it reconnects) wins over ?offset=. */
 function resumeOffset(c: RequestContext): number {
@@ -104,7 +104,7 @@ async function logs(c: RequestContext): Promise<void> {
   stream.write(encoder.flush());
   let final: unknown;
   try {
-    final = statusJson(c.jobs.resolve(job.uuid));
+    final = statusJson(c.jobs.resolve(job.uuid), c.jobs);
   } catch (e) {
     final = { uuid: job.uuid, error: (e as Error).message, code: e instanceof ApiError ? e.code : "INTERNAL" };
   }
@@ -114,7 +114,7 @@ async function logs(c: RequestContext): Promise<void> {
 
 /** GET /v1/jobs/{id}/status: the job's status as JSON. */
 function status(c: RequestContext): void {
-  sendJson(c.res, 200, statusJson(c.jobs.resolve(c.id)));
+  sendJson(c.res, 200, statusJson(c.jobs.resolve(c.id), c.jobs));
 }
 
 /** GET /v1/events[?job=id]: every change of a job's record (state, warning) as a `job` event. */
@@ -125,7 +125,7 @@ async function events(c: RequestContext): Promise<void> {
   stream.write(`: job events${uuid ? ` of job ${uuid}` : ""}\n\n`);
   const unsubscribe = c.jobs.watch((job) => {
     if (stream.done || (uuid && job.uuid !== uuid)) return;
-    stream.send({ event: "job", data: JSON.stringify(statusJson(job)) });
+    stream.send({ event: "job", data: JSON.stringify(statusJson(job, c.jobs)) });
     if (stream.backlog > MAX_EVENT_BACKLOG) {
       c.log.warn("events client too slow; disconnected", { backlog: stream.backlog });
       stream.abort();

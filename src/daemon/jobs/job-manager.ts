@@ -1,27 +1,35 @@
-// The job lifecycle: INITIALIZING → RUNNING → COMPLETED / FAILED / STOPPED. Creates the
-// workspace and log, starts the sandbox, follows the process to its end (timeout, stop), records
-// a truthful final state, and cleans up.
+// The job lifecycle: submitted → (SCHEDULED | PENDING) → INITIALIZING → RUNNING → COMPLETED /
+// FAILED / STOPPED, or CANCELED before it ran. Creates the workspace and log, holds jobs until
+// their time (Timetable) and a free slot (RunQueue, joblet.maxConcurrentJobs), starts the
+// sandbox, follows the process to its end (timeout, stop), records a truthful final state, and
+// cleans up. Recurring schedules are records that launch a new job each time they are due.
 import { randomUUID } from "node:crypto";
 import { closeSync } from "node:fs";
 import type { RunJobRequest } from "../../gen/joblet";
+import { parseCron } from "../../config/cron";
 import { ErrnoError } from "../../ffi/libjoblet";
 import { UUID_RE } from "../../config/values";
 import { ApiError, invalid, notFound, precondition } from "../errors";
 import type { Logger } from "../logging/logger";
 import type { JobLog, LogStore } from "../logs/log-store";
-import type { CgroupDriver, JobCgroup } from "../sandbox/cgroups/driver";
+import type { CgroupDriver, JobCgroup, JobLimits } from "../sandbox/cgroups/driver";
 import { resolveLimits, type Host, type LimitDefaults } from "../sandbox/cgroups/limits";
 import type { JobEvent, JobProcess, Launcher } from "../sandbox/launcher";
 import type { SandboxTemplate } from "../sandbox/template";
 import type { Workspaces } from "../sandbox/workspace";
+import type { SecretBox } from "../state/secret-box";
 import type { Table } from "../state/store";
-import { TERMINAL, type FailureReason, type JobRecord } from "./job";
+import { createdOf, TERMINAL, type FailureReason, type JobRecord } from "./job";
 import type { MetricsSampler, MetricsStore, Sample } from "./metrics";
+import { RunQueue } from "./run-queue";
+import { Timetable } from "./timetable";
 import { writeUploads } from "./uploads";
-import { checkRunRequest, type RunPolicy } from "./validation";
+import { checkRunRequest, type CheckedRun, type RunPolicy } from "./validation";
 
 export interface JobManagerDeps {
   store: Table<JobRecord>;
+  /** seals the secrets of jobs that wait, so they survive a restart without being stored in clear */
+  secrets: SecretBox;
   logs: LogStore;
   launcher: Launcher;
   template: SandboxTemplate;
@@ -36,6 +44,9 @@ export interface JobManagerDeps {
   log: Logger;
   nodeId: string;
   policy: RunPolicy;
+  /** joblet.maxConcurrentJobs and joblet.maxQueuedJobs */
+  maxRunning: number;
+  maxQueued: number;
   /** joblet.maxLogSize: bytes of output kept per job */
   maxLogBytes: number;
   /** joblet.cleanupTimeout: SIGTERM → SIGKILL grace, in ms */
@@ -63,20 +74,38 @@ interface Live {
   timeoutTimer?: ReturnType<typeof setTimeout>;
 }
 
+/** A request checked and its limits resolved: nothing is created until it is submitted. */
+export interface Submission {
+  checked: CheckedRun;
+  limits: JobLimits;
+}
+
+/** A workflow step: held (PENDING) until its workflow releases it. */
+export interface WorkflowStep {
+  workflowUuid: string;
+  name: string;
+}
+
 const MIN_PREFIX = 8;
+/** a recurring run this late (the daemon was down at its time) is still made; older ones are skipped */
+const MISSED_RUN_GRACE_MS = 60_000;
 
 export class JobManager {
   private readonly live = new Map<string, Live>();
   private closing = false;
   /** cgroup removals still in progress */
   private readonly removals = new Set<Promise<void>>();
-
   private readonly watchers = new Set<(job: JobRecord) => void>();
+  private readonly queue: RunQueue;
+  private readonly timetable: Timetable;
 
-  constructor(private readonly d: JobManagerDeps) {}
+  constructor(private readonly d: JobManagerDeps) {
+    this.queue = new RunQueue(d.maxRunning, d.maxQueued);
+    this.timetable = new Timetable((uuid) => this.due(uuid));
+  }
 
   /** Calls `listener` with a copy of every job whose record changed (state, warning), until the
-   * returned function is called. For event streams (SSE /v1/events). */
+   * returned function is called. For event streams (SSE /v1/events) and workflows. */
   watch(listener: (job: JobRecord) => void): () => void {
     this.watchers.add(listener);
     return () => this.watchers.delete(listener);
@@ -94,15 +123,74 @@ export class JobManager {
     for (const w of this.watchers) w(structuredClone(job));
   }
 
-  /** Starts a job; resolves once it runs (or failed to start) with its record. */
+  /** Checks a request without creating anything (INVALID_ARGUMENT / FAILED_PRECONDITION). */
+  check(req: RunJobRequest): Submission {
+    return { checked: checkRunRequest(req, this.d.policy), limits: resolveLimits(req, this.d.limitDefaults, this.d.host) };
+  }
+
+  /**
+   * RunJob: a job that can start now is started, and the answer waits until it runs (or failed
+   * to start). Otherwise it is recorded and the answer is at once: SCHEDULED (a time or a cron
+   * expression) or PENDING (every slot taken; RESOURCE_EXHAUSTED when the queue is full too).
+   */
   async run(req: RunJobRequest): Promise<JobRecord> {
-    if (this.closing) throw new ApiError("UNAVAILABLE", "the daemon is shutting down");
+    this.open();
     const received = performance.now();
-    const checked = checkRunRequest(req, this.d.policy);
-    const limits = resolveLimits(req, this.d.limitDefaults, this.d.host);
-    const uuid = randomUUID();
+    const sub = this.check(req);
+    const { checked } = sub;
+    if (checked.cron || (checked.scheduledAt !== undefined && checked.scheduledAt > Date.now())) {
+      const job = this.create(sub, "SCHEDULED");
+      if (TERMINAL.has(job.status)) return job; // its workspace could not be made
+      this.timetable.at(job.uuid, Date.parse(job.scheduledTime!));
+      this.d.log.info("job scheduled", { job: job.uuid, at: job.scheduledTime, cron: job.cron });
+      return job;
+    }
+    if (this.queue.tryStart()) {
+      const job = this.create(sub, "INITIALIZING");
+      if (TERMINAL.has(job.status)) {
+        this.queue.release();
+        this.pump();
+        return job;
+      }
+      return this.launch(job, checked.secrets, received);
+    }
+    if (this.queue.full) {
+      throw new ApiError("RESOURCE_EXHAUSTED", `${this.queue.active} jobs are running (joblet.maxConcurrentJobs) and ${this.queue.queued} are waiting (joblet.maxQueuedJobs); try again later`);
+    }
+    const job = this.create(sub, "PENDING");
+    if (!TERMINAL.has(job.status)) this.queue.enqueue(job.uuid);
+    return job;
+  }
+
+  /** A workflow step: recorded PENDING and held until release(). */
+  submitStep(sub: Submission, step: WorkflowStep): JobRecord {
+    this.open();
+    return this.create(sub, "PENDING", step);
+  }
+
+  /** A held workflow step may run now: it starts when a slot is free (the queue bound does not apply). */
+  releaseStep(uuid: string): void {
+    const job = this.d.store.get(uuid);
+    if (!job || job.status !== "PENDING" || !job.held) return;
+    delete job.held;
+    this.save(job);
+    this.admit(job);
+  }
+
+  private open(): void {
+    if (this.closing) throw new ApiError("UNAVAILABLE", "the daemon is shutting down");
+  }
+
+  /**
+   * The job's record and workspace (with its uploads). A job that will not start at once keeps
+   * its secrets sealed in its record. When the workspace cannot be made the job is FAILED
+   * (SETUP_FAILED) at once.
+   */
+  private create({ checked, limits }: Submission, status: JobRecord["status"], step?: WorkflowStep): JobRecord {
+    const now = new Date().toISOString();
+    const deferred = status !== "INITIALIZING";
     const job: JobRecord = {
-      uuid,
+      uuid: randomUUID(),
       name: checked.name,
       command: checked.command,
       args: checked.args,
@@ -120,25 +208,143 @@ export class JobManager {
       uploads: checked.uploads.map((u) => u.path),
       gpuCount: 0,
       gpuMemoryMb: 0,
-      status: "INITIALIZING",
-      startTime: new Date().toISOString(),
+      status,
+      startTime: now,
+      createdTime: now,
       timeoutMs: checked.timeoutMs,
       nodeId: this.d.nodeId,
     };
+    if (checked.cron) {
+      job.cron = checked.cron.source;
+      job.allowOverlap = checked.allowOverlap;
+      job.runs = 0;
+      job.scheduledTime = checked.cron.next(new Date())!.toISOString();
+    } else if (checked.scheduledAt !== undefined) {
+      job.scheduledTime = new Date(checked.scheduledAt).toISOString();
+    }
+    if (step) Object.assign(job, { workflowUuid: step.workflowUuid, workflowJob: step.name, held: true });
+    if (deferred && job.secretNames.length) job.sealedSecrets = this.d.secrets.seal(checked.secrets);
     this.save(job);
-    const log = this.d.logs.create(uuid);
+    try {
+      writeUploads(this.d.workspaces.create(job.uuid), checked.uploads, this.d.template.user);
+    } catch (e) {
+      return this.setupFailed(job, e);
+    }
+    return job;
+  }
 
+  private setupFailed(job: JobRecord, e: unknown): JobRecord {
+    const message = e instanceof ErrnoError || e instanceof Error ? e.message : String(e);
+    this.d.log.error("job setup failed", { job: job.uuid, error: message });
+    return this.finish(job, undefined, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
+  }
+
+  /** A job whose time has come, or a released workflow step: start it, or queue it for a slot. */
+  private admit(job: JobRecord): void {
+    if (this.queue.tryStart()) {
+      this.startDeferred(job);
+      return;
+    }
+    if (job.status !== "PENDING") {
+      job.status = "PENDING";
+      this.save(job);
+    }
+    this.queue.enqueue(job.uuid);
+  }
+
+  /** Queued jobs take the slots that are free. */
+  private pump(): void {
+    if (this.closing) return;
+    for (let uuid = this.queue.next(); uuid; uuid = this.queue.next()) {
+      const job = this.d.store.get(uuid);
+      if (job?.status === "PENDING") this.startDeferred(job);
+      else this.queue.release(); // canceled meanwhile
+    }
+  }
+
+  /** Starts a recorded job (a slot is taken for it): its secrets are unsealed and dropped from the record. */
+  private startDeferred(job: JobRecord): void {
+    let secrets: Record<string, string> = {};
+    try {
+      if (job.sealedSecrets) secrets = this.d.secrets.open(job.sealedSecrets);
+    } catch (e) {
+      this.queue.release();
+      this.setupFailed(job, new Error(`its secret environment cannot be unsealed (${(e as Error).message}); was the state directory's secrets.key replaced?`));
+      this.pump();
+      return;
+    }
+    delete job.sealedSecrets;
+    job.status = "INITIALIZING";
+    job.startTime = new Date().toISOString();
+    this.save(job);
+    this.launch(job, secrets, performance.now()).catch((e: Error) => this.d.log.error("job start failed", { job: job.uuid, error: e.message }));
+  }
+
+  /** The timetable says `uuid` is due: a one-shot job starts; a recurring schedule launches a run. */
+  private due(uuid: string): void {
+    const job = this.d.store.get(uuid);
+    if (!job || job.status !== "SCHEDULED" || this.closing) return;
+    if (job.cron) this.launchRun(job);
+    else this.admit(job);
+  }
+
+  /** A recurring schedule's run: a new job with the schedule's command, limits, secrets and files. */
+  private launchRun(schedule: JobRecord): void {
+    const now = new Date();
+    const previous = schedule.lastRunUuid ? this.d.store.get(schedule.lastRunUuid) : undefined;
+    if (previous && !TERMINAL.has(previous.status) && !schedule.allowOverlap) {
+      this.d.log.info("recurring run skipped: the previous run is still active", { schedule: schedule.uuid, previous: previous.uuid });
+    } else {
+      const created = now.toISOString();
+      const run: JobRecord = {
+        ...structuredClone(schedule),
+        uuid: randomUUID(),
+        status: "INITIALIZING",
+        startTime: created,
+        createdTime: created,
+        scheduleUuid: schedule.uuid,
+      };
+      for (const k of ["cron", "allowOverlap", "runs", "lastRunUuid", "warning"] as const) delete run[k];
+      this.save(run);
+      schedule.runs = (schedule.runs ?? 0) + 1;
+      schedule.lastRunUuid = run.uuid;
+      try {
+        this.d.workspaces.copy(schedule.uuid, run.uuid);
+        this.admit(run);
+      } catch (e) {
+        this.setupFailed(run, e);
+      }
+    }
+    this.reschedule(schedule, now);
+  }
+
+  /** Moves a recurring schedule to its next time after `after`; one that never matches again ends COMPLETED. */
+  private reschedule(schedule: JobRecord, after: Date): void {
+    const next = parseCron(schedule.cron!).next(after);
+    if (!next) {
+      this.finish(schedule, undefined, { status: "COMPLETED", exitCode: 0 });
+      return;
+    }
+    schedule.scheduledTime = next.toISOString();
+    this.save(schedule);
+    this.timetable.at(schedule.uuid, next.getTime());
+  }
+
+  /** Starts the sandbox of a recorded job; resolves once it runs (or failed to start) with its record. */
+  private async launch(job: JobRecord, secrets: Record<string, string>, received: number): Promise<JobRecord> {
+    const uuid = job.uuid;
+    const log = this.d.logs.create(uuid);
     let settle!: (j: JobRecord) => void;
     const live: Live = { done: new Promise((r) => (settle = r)), stopRequested: false, timedOut: false, shutdown: false };
     this.live.set(uuid, live);
 
     let proc: JobProcess;
     try {
-      const workspace = this.d.workspaces.create(uuid);
-      writeUploads(workspace, checked.uploads, this.d.template.user);
+      const workspace = this.d.workspaces.path(uuid);
+      const limits: JobLimits = { cpuPercent: job.maxCpu, cpuCores: job.cpuCores, memoryMb: job.maxMemory, ioBps: job.maxIoBps, pids: job.maxPids };
       // the job is in its cgroups before it runs anything: born in the v2 one, joining v1 first thing
       live.cgroup = this.d.cgroups.create(uuid, limits, this.d.host.ioDevice);
-      const spec = this.d.template.specFor({ uuid, argv: [checked.command, ...checked.args], env: { ...checked.env, ...checked.secrets }, workspace, cwd: checked.workDir });
+      const spec = this.d.template.specFor({ uuid, argv: [job.command, ...job.args], env: { ...job.environment, ...secrets }, workspace, cwd: job.workDir });
       const logFd = log.openForJob();
       try {
         const sandbox = { ...spec, cgroupProcs: live.cgroup.procsFiles, cgroupFd: live.cgroup.dirFd, logFd, logLimit: this.d.maxLogBytes };
@@ -163,7 +369,7 @@ export class JobManager {
     } else {
       job.status = "RUNNING";
       this.save(job);
-      // startMs: request received → the command exec'd (the benchmark reads it)
+      // startMs: request received (or the job's turn come) → the command exec'd (the benchmark reads it)
       this.d.log.info("job started", { job: uuid, pid: proc.pid, command: job.command, startMs: Number((performance.now() - received).toFixed(3)) });
       if (job.timeoutMs > 0) {
         live.timeoutTimer = setTimeout(() => {
@@ -210,13 +416,20 @@ export class JobManager {
     return this.finish(job, live, { status: final, exitCode: status, failureReason: reason, failureMessage: message });
   }
 
-  private finish(job: JobRecord, live: Live, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
+  /** Records how a job ended and frees what it held; `live` is undefined for a job that never started. */
+  private finish(job: JobRecord, live: Live | undefined, end: Pick<JobRecord, "status" | "exitCode" | "failureReason" | "failureMessage">): JobRecord {
     Object.assign(job, end, { endTime: new Date().toISOString() });
+    delete job.sealedSecrets;
+    delete job.held;
     this.d.metrics?.unwatch(job.uuid); // one last sample before the cgroup goes
     this.save(job); // the final state is visible before followers see the end of the log
     this.d.logs.finished(job.uuid);
-    this.live.delete(job.uuid);
-    if (live.cgroup) {
+    if (live) {
+      this.live.delete(job.uuid);
+      this.queue.release();
+      this.pump();
+    }
+    if (live?.cgroup) {
       const removal = live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message }));
       this.removals.add(removal);
       void removal.finally(() => this.removals.delete(removal));
@@ -249,16 +462,42 @@ export class JobManager {
   }
 
   /**
-   * At start, before serving: the previous daemon's jobs that were still running ended with it
+   * At start, before serving. The previous daemon's jobs that were still running ended with it
    * (their init killed them and wrote their output to the log when the lifeline broke; the cgroup
-   * driver killed any leftover). They become FAILED with DAEMON_RESTART. Workspaces, logs and
-   * metrics that belong to no job are removed.
+   * driver killed any leftover): they become FAILED with DAEMON_RESTART. Jobs that had not started
+   * wait again: scheduled ones for their time (a time passed while the daemon was down runs now,
+   * with a warning; a recurring schedule skips runs missed by more than a minute), queued ones in
+   * their order. Held workflow steps wait for their workflow. Workspaces, logs and metrics that
+   * belong to no job are removed.
    */
-  recover(): { failed: number; orphans: number } {
+  recover(): { failed: number; waiting: number; orphans: number } {
     let failed = 0;
     const known = new Set<string>();
+    const queued: JobRecord[] = [];
+    const now = Date.now();
+    let waiting = 0;
     for (const job of this.d.store.list()) {
       known.add(job.uuid);
+      if (job.status === "SCHEDULED") {
+        const at = Date.parse(job.scheduledTime ?? "");
+        if (job.cron && now - at > MISSED_RUN_GRACE_MS) {
+          this.d.log.warn("recurring runs missed while the daemon was down", { schedule: job.uuid, due: job.scheduledTime });
+          this.reschedule(job, new Date(now));
+        } else {
+          if (!job.cron && now - at > MISSED_RUN_GRACE_MS) {
+            job.warning = `started late: the daemon was not running at its scheduled time ${job.scheduledTime}`;
+            this.save(job);
+          }
+          this.timetable.at(job.uuid, Number.isNaN(at) ? now : at);
+        }
+        waiting++;
+        continue;
+      }
+      if (job.status === "PENDING") {
+        if (!job.held) queued.push(job);
+        waiting++;
+        continue;
+      }
       if (job.status !== "RUNNING" && job.status !== "INITIALIZING") continue;
       Object.assign(job, {
         status: "FAILED",
@@ -271,6 +510,7 @@ export class JobManager {
       this.release(job);
       failed++;
     }
+    for (const job of queued.sort((a, b) => createdOf(a).localeCompare(createdOf(b)))) this.queue.enqueue(job.uuid);
     let orphans = 0;
     const removeOrphans = (uuids: string[], remove: (uuid: string) => void) => {
       for (const uuid of uuids.filter((u) => UUID_RE.test(u) && !known.has(u))) {
@@ -281,8 +521,13 @@ export class JobManager {
     removeOrphans(this.d.workspaces.stored(), (u) => this.d.workspaces.remove(u));
     removeOrphans(this.d.logs.files.uuids(), (u) => this.d.logs.remove(u));
     removeOrphans(this.d.metricsStore.files.uuids(), (u) => this.d.metricsStore.remove(u));
-    if (failed || orphans) this.d.log.info("recovered from the previous run", { failed, orphansRemoved: orphans });
-    return { failed, orphans };
+    if (failed || orphans || waiting) this.d.log.info("recovered from the previous run", { failed, waiting, orphansRemoved: orphans });
+    return { failed, waiting, orphans };
+  }
+
+  /** After recover(): queued jobs take the free slots. */
+  resume(): void {
+    this.pump();
   }
 
   /** Removes finished jobs (record, log, metrics, workspace) beyond persist.retention; returns how many. */
@@ -322,12 +567,27 @@ export class JobManager {
 
   /** Every job, oldest first, as read-only views (no copies: ListJobs over thousands of jobs). */
   list(): Readonly<JobRecord>[] {
-    return this.d.store.scan().sort((a, b) => (a.startTime < b.startTime ? -1 : a.startTime > b.startTime ? 1 : 0));
+    return this.d.store.scan().sort((a, b) => {
+      const x = createdOf(a);
+      const y = createdOf(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+  }
+
+  /** Where a PENDING job stands: its place in the run queue (0 = not queued) and why it waits. */
+  pendingInfo(job: Readonly<JobRecord>): { position: number; reason: string } {
+    if (job.status !== "PENDING") return { position: 0, reason: "" };
+    if (job.held) return { position: 0, reason: `waiting for the requirements of workflow ${job.workflowUuid}` };
+    const position = this.queue.position(job.uuid);
+    return { position, reason: `waiting for a free slot: ${this.queue.active} of ${this.queue.maxRunning} running (joblet.maxConcurrentJobs)` };
   }
 
   /** The job's log (for GetJobLogs); NOT_FOUND if it has none. */
   logOf(id: string): JobLog {
     const job = this.resolve(id);
+    if (job.status === "SCHEDULED" || job.status === "PENDING") {
+      throw precondition(`job ${job.uuid} is ${job.status}${job.cron ? ` (a recurring schedule: each run is a job of its own; the latest is ${job.lastRunUuid ?? "not launched yet"})` : ""}; its log starts when it runs`);
+    }
     const log = this.d.logs.get(job.uuid);
     if (!log) throw notFound(this.d.keepHistory ? `job ${job.uuid} has no log` : `job ${job.uuid} has ended and log history is off (ipc.enabled: false): logs can only be followed while a job runs`);
     return log;
@@ -336,6 +596,7 @@ export class JobManager {
   /** SIGTERM to every process of the job, SIGKILL after the grace period; resolves when it ended. */
   async stop(id: string): Promise<JobRecord> {
     const job = this.resolve(id);
+    if (job.status === "SCHEDULED" || job.status === "PENDING") return this.cancel(id); // as Joblet: stopping a job that has not started cancels it
     const live = this.live.get(job.uuid);
     if (TERMINAL.has(job.status) || !live) throw precondition(`job ${job.uuid} is ${job.status}; only a running job can be stopped`);
     this.terminate(live, this.d.stopGraceMs);
@@ -360,15 +621,21 @@ export class JobManager {
     }
   }
 
-  /** Only scheduled jobs can be canceled; the scheduler will add them. */
-  cancel(id: string): JobRecord {
+  /** A job that has not started (SCHEDULED, PENDING, or a recurring schedule) becomes CANCELED. */
+  cancel(id: string, message = "canceled by request"): JobRecord {
     const job = this.resolve(id);
-    throw precondition(`job ${job.uuid} is ${job.status}; only a SCHEDULED job can be canceled${job.status === "RUNNING" ? " (use stop for a running job)" : ""}`);
+    if (job.status !== "SCHEDULED" && job.status !== "PENDING") {
+      throw precondition(`job ${job.uuid} is ${job.status}; only a SCHEDULED or PENDING job can be canceled${job.status === "RUNNING" || job.status === "INITIALIZING" ? " (use stop for a running job)" : ""}`);
+    }
+    this.timetable.remove(job.uuid);
+    this.queue.remove(job.uuid);
+    this.d.log.info("job canceled", { job: job.uuid, message });
+    return this.finish(job, undefined, { status: "CANCELED", exitCode: 0, failureMessage: message });
   }
 
   delete(id: string): JobRecord {
     const job = this.resolve(id);
-    if (!TERMINAL.has(job.status)) throw precondition(`job ${job.uuid} is ${job.status}; stop it before deleting it`);
+    if (!TERMINAL.has(job.status)) throw precondition(`job ${job.uuid} is ${job.status}; ${job.status === "SCHEDULED" || job.status === "PENDING" ? "cancel" : "stop"} it before deleting it`);
     this.remove(job);
     return job;
   }
@@ -414,6 +681,7 @@ export class JobManager {
   /** Stops every running job (SIGTERM, then SIGKILL after `graceMs`) and waits for them. */
   async shutdown(graceMs: number): Promise<void> {
     this.closing = true;
+    this.timetable.stop(); // scheduled and queued jobs stay recorded for the next start
     const all = [...this.live.values()];
     for (const live of all) {
       live.shutdown = true;

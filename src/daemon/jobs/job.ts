@@ -29,8 +29,10 @@ export interface JobRecord {
   gpuCount: number;
   gpuMemoryMb: number;
   status: JobStatus;
-  /** ISO 8601 */
+  /** ISO 8601: when it started running; until then, when it was submitted */
   startTime: string;
+  /** ISO 8601: when it was submitted (records from before this field: startTime) */
+  createdTime?: string;
   endTime?: string;
   exitCode?: number;
   scheduledTime?: string;
@@ -41,4 +43,24 @@ export interface JobRecord {
   /** wall-clock limit in ms (0 = none) */
   timeoutMs: number;
   nodeId: string;
+  /** a recurring schedule: its cron expression. Such a record never runs itself: each time it
+   * is due it launches a new job (scheduleUuid = its uuid) and moves scheduledTime on. */
+  cron?: string;
+  /** recurring: launch even while the previous run is still active */
+  allowOverlap?: boolean;
+  /** recurring: jobs launched so far, and the latest */
+  runs?: number;
+  lastRunUuid?: string;
+  /** the recurring schedule that launched this job */
+  scheduleUuid?: string;
+  /** a workflow step: the workflow and the step's name in it */
+  workflowUuid?: string;
+  workflowJob?: string;
+  /** PENDING until its workflow releases it (requirements hold); not in the run queue meanwhile */
+  held?: boolean;
+  /** the secret values of a job that has not started yet, sealed (state/secret-box.ts) */
+  sealedSecrets?: string;
 }
+
+/** When a job entered the system, for ordering (FIFO queue, listing). */
+export const createdOf = (j: Readonly<JobRecord>): string => j.createdTime ?? j.startTime;

@@ -2,6 +2,8 @@
 import { basename } from "node:path";
 import { parseDuration } from "../../config/values";
 import type { RunJobRequest } from "../../gen/joblet";
+import { CronError, parseCron, type CronSchedule } from "../../config/cron";
+import { parseRfc3339 } from "../../config/schedule";
 import { invalid, unimplemented } from "../errors";
 import { checkUploads, type CheckedUpload } from "./uploads";
 
@@ -22,6 +24,37 @@ export interface CheckedRun {
   workDir: string;
   uploads: CheckedUpload[];
   timeoutMs: number;
+  /** a one-shot schedule: when to start (ms since the epoch) */
+  scheduledAt?: number;
+  /** a recurring schedule */
+  cron?: CronSchedule;
+  allowOverlap: boolean;
+}
+
+/** A scheduled time may be this far in the past (clock skew, a slow client): it runs at once. */
+const SCHEDULE_PAST_GRACE_MS = 60_000;
+const SCHEDULE_MAX_AHEAD_MS = 366 * 24 * 3_600_000;
+
+/** RunJobRequest.schedule: RFC 3339 only (rnx converts "30s", "5min", "2026-11-28 15:04" to it). */
+function checkSchedule(raw: string, now: number): number {
+  const shown = JSON.stringify(raw);
+  const at = parseRfc3339(raw)?.getTime();
+  if (at === undefined) throw invalid(`schedule: ${shown} is not an RFC 3339 time such as "2026-11-28T15:04:05Z" (rnx converts "30s", "5min" or "2026-11-28 15:04" to one)`);
+  if (at < now - SCHEDULE_PAST_GRACE_MS) throw invalid(`schedule: ${raw} is ${Math.round((now - at) / 1000)}s in the past; give a time in the future`);
+  if (at > now + SCHEDULE_MAX_AHEAD_MS) throw invalid(`schedule: ${raw} is more than a year ahead`);
+  return at;
+}
+
+function checkCron(raw: string, now: number): CronSchedule {
+  let cron: CronSchedule;
+  try {
+    cron = parseCron(raw);
+  } catch (e) {
+    if (e instanceof CronError) throw invalid(e.message);
+    throw e;
+  }
+  if (!cron.next(new Date(now))) throw invalid(`cron: ${JSON.stringify(raw)} never matches a date in the next five years`);
+  return cron;
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -69,9 +102,8 @@ function checkCommand(command: string, policy: RunPolicy): void {
   }
 }
 
-export function checkRunRequest(req: RunJobRequest, policy: RunPolicy): CheckedRun {
+export function checkRunRequest(req: RunJobRequest, policy: RunPolicy, now = Date.now()): CheckedRun {
   // Capabilities that have not landed are refused, never silently ignored.
-  if (req.schedule) throw unimplemented("scheduled jobs (schedule)");
   if (req.network && req.network !== "none") throw unimplemented(`networking (network ${JSON.stringify(req.network)}; only "none" is available)`);
   if (req.volumes.length) throw unimplemented("volumes");
   if (req.runtime) throw unimplemented("runtimes");
@@ -97,7 +129,13 @@ export function checkRunRequest(req: RunJobRequest, policy: RunPolicy): CheckedR
     timeoutMs = t;
   }
 
+  if (req.schedule && req.cron) throw invalid("schedule, cron: give one of them (schedule: one run at a time; cron: a run each time it matches)");
+  if (req.allowOverlap && !req.cron) throw invalid("allow_overlap: applies only to a recurring job (cron)");
+
   return {
+    scheduledAt: req.schedule ? checkSchedule(req.schedule, now) : undefined,
+    cron: req.cron ? checkCron(req.cron, now) : undefined,
+    allowOverlap: req.allowOverlap,
     name,
     command: req.command,
     args: req.args,

@@ -1,6 +1,6 @@
 // Job workspaces on the host: <filesystem.baseDir>/<uuid>/work, bound at /work in the job.
 // baseDir is root's (0700), so host users cannot reach into a job's files either.
-import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, constants, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 export class Workspaces {
@@ -20,6 +20,31 @@ export class Workspaces {
     mkdirSync(work, { mode: 0o700 });
     chownSync(work, this.owner.uid, this.owner.gid);
     return work;
+  }
+
+  /**
+   * A new workspace with a copy of another's files (a recurring schedule's uploads for each run).
+   * The source is a workspace no job ever ran in, so it holds only the daemon's own plain files
+   * and directories; anything else is refused rather than followed.
+   */
+  copy(from: string, to: string): string {
+    const dst = this.create(to);
+    const walk = (src: string, out: string) => {
+      for (const name of readdirSync(src)) {
+        const s = join(src, name);
+        const d = join(out, name);
+        const st = lstatSync(s);
+        if (st.isDirectory()) {
+          mkdirSync(d);
+          walk(s, d);
+        } else if (st.isFile()) copyFileSync(s, d, constants.COPYFILE_EXCL);
+        else throw new Error(`workspace ${from}: ${s} is not a plain file or directory`);
+        chmodSync(d, st.mode & 0o7777);
+        chownSync(d, st.uid, st.gid);
+      }
+    };
+    walk(this.path(from), dst);
+    return dst;
   }
 
   path(uuid: string): string {

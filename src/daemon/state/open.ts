@@ -1,5 +1,6 @@
 // The state store the configuration asks for (the `state` section).
 import { MemoryStateStore } from "./memory";
+import { SecretBox } from "./secret-box";
 import { SqliteStateStore } from "./sqlite";
 import type { StateStore } from "./store";
 
@@ -24,4 +25,9 @@ export function openStateStore(config: StateConfig): StateStore {
     default:
       throw new Error(`unknown state.backend ${JSON.stringify((config as { backend: unknown }).backend)}`);
   }
+}
+
+/** The key that seals waiting jobs' secrets: beside the database, or in memory with it. */
+export function openSecretBox(config: StateConfig): SecretBox {
+  return config.backend === "local" ? SecretBox.forDirectory(config.local.directory) : SecretBox.ephemeral();
 }
