@@ -10,6 +10,7 @@ import {
   NetworkServiceClient,
   RuntimeServiceClient,
   VolumeServiceClient,
+  WorkflowServiceClient,
 } from "../gen/joblet";
 import { JobClient } from "../api/codecs";
 import { CommandError } from "./cli";
@@ -40,6 +41,7 @@ export class Connection {
   readonly volumes: VolumeServiceClient;
   readonly monitoring: MonitoringServiceClient;
   readonly runtimes: RuntimeServiceClient;
+  readonly workflows: WorkflowServiceClient;
   private readonly channel: grpc.Channel;
 
   constructor(
@@ -69,6 +71,7 @@ export class Connection {
     this.volumes = new VolumeServiceClient(node.address, credentials, shared);
     this.monitoring = new MonitoringServiceClient(node.address, credentials, shared);
     this.runtimes = new RuntimeServiceClient(node.address, credentials, shared);
+    this.workflows = new WorkflowServiceClient(node.address, credentials, shared);
   }
 
   /** One unary call with the configured deadline; failures are CommandErrors. */

@@ -31,7 +31,7 @@ function intFlag(flag: string, v: unknown, form: string): number {
   return Number(s);
 }
 
-function uploadFile(path: string, as: string): FileUpload {
+export function uploadFile(path: string, as: string): FileUpload {
   const st = lstatSync(path);
   if (!st.isFile()) throw new UsageError(`--upload: ${path} is not a regular file`);
   return { path: as, content: readFileSync(path), mode: st.mode & 0o7777, isDirectory: false };

@@ -16,14 +16,11 @@ function lazy<M>(load: () => Promise<M>, fn: keyof M): Run {
 }
 
 const job = () => import("./job");
+const workflow = () => import("./workflow");
 const volume = () => import("./volume");
 const network = () => import("./network");
 const runtime = () => import("./runtime");
 const monitor = () => import("./monitor");
-
-const notYet = (feature: string): Run => async () => {
-  throw new CommandError(`${feature} are not implemented yet`);
-};
 
 export const CLIENT_GROUPS: GroupSpec[] = [
   {
@@ -84,17 +81,23 @@ export const CLIENT_GROUPS: GroupSpec[] = [
     description: "run jobs with dependencies from a YAML file",
     options: GLOBAL_OPTIONS,
     commands: [
-      { name: "run", args: "<file>", description: "start a workflow", run: notYet("workflows") },
-      { name: "list", description: "list workflows", run: notYet("workflows") },
+      {
+        name: "run",
+        args: "<file>",
+        description: "start a workflow (files in uploads.files are read relative to the YAML file)",
+        examples: ["rnx workflow run pipeline.yaml"],
+        run: lazy(workflow, "run"),
+      },
+      { name: "list", description: "list workflows", run: lazy(workflow, "list") },
       {
         name: "status",
         args: "<uuid>",
         description: "show a workflow and its jobs",
         options: [{ flags: "-d, --detail", description: "include the workflow YAML" }],
-        run: notYet("workflows"),
+        run: lazy(workflow, "status"),
       },
-      { name: "cancel", args: "<uuid>", description: "cancel a workflow's pending and running jobs", run: notYet("workflows") },
-      { name: "delete", args: "<uuid>", description: "delete a finished workflow", run: notYet("workflows") },
+      { name: "cancel", args: "<uuid>", description: "cancel a workflow: stop its running jobs, cancel the rest", run: lazy(workflow, "cancel") },
+      { name: "delete", args: "<uuid>", description: "delete a finished workflow and its jobs", run: lazy(workflow, "remove") },
     ],
   },
   {

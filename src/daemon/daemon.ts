@@ -10,6 +10,7 @@ import { onlineCpus } from "./sandbox/cgroups/hierarchy";
 import { requireEnforceable, type Host } from "./sandbox/cgroups/limits";
 import { selectDriver } from "./sandbox/cgroups/select";
 import { JobManager } from "./jobs/job-manager";
+import { WorkflowManager, type WorkflowRecord } from "./workflows/workflow-manager";
 import type { Logger } from "./logging/logger";
 import type { CgroupDriver } from "./sandbox/cgroups/driver";
 import { LogStore } from "./logs/log-store";
@@ -123,7 +124,10 @@ export class Daemon {
     jobs.recover(); // after cleanStale: the previous daemon's jobs have ended by now
     jobs.sweep();
     jobs.resume(); // queued jobs take the free slots
-    const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, log: log.child("grpc") }, audit);
+    // what a workflow may name: only the "none" network, no volumes or runtimes until those land
+    const workflows = new WorkflowManager(state.table<WorkflowRecord>("workflows"), jobs, () => ({ networks: ["none"], volumes: [], runtimes: [] }), log.child("workflows"));
+    workflows.recover();
+    const server = await JobletServer.start(config, log, { nodeId: config.server.nodeId, jobs, workflows, log: log.child("grpc") }, audit);
     let http: HttpsEndpoint | undefined;
     try {
       http = await HttpsEndpoint.start(config, log.child("http"), jobs, audit);

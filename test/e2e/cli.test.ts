@@ -66,10 +66,20 @@ describe("names, help and exit statuses", () => {
     expect(r.stderr).toContain("client configuration not found"); // got as far as loading the config
   });
 
-  test("workflow commands exist and say they are not implemented yet", () => {
-    const r = rnx(["workflow", "list"]);
+  test("rnx workflow run checks the YAML before connecting: every problem, by job and field", () => {
+    const file = join(work, "bad-workflow.yaml");
+    writeFileSync(file, ["jobs:", "  a:", '    command: "true"', "    requires:", "      - b: COMPLETED", "  b:", '    command: "true"', "    requires:", "      - a: COMPLETED", "  c:", '    command: "true"', "    requries:", "      - a: COMPLETED", "    environment:", "      1X: y", ""].join("\n"));
+    const r = rnx(["--config", join(work, "absent.yml"), "workflow", "run", file]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe("error: workflows are not implemented yet\n");
+    expect(r.stderr).toBe(
+      [
+        `error: ${file}:`,
+        '  jobs.c.environment: variable name "1X" must match [A-Za-z_][A-Za-z0-9_]*',
+        '  jobs.c.requries: unknown key "requries" (accepted: command, args, runtime, network, volumes, uploads, resources, environment, secret_environment, workdir, timeout, description, requires)',
+        "  jobs: dependency cycle: a → b → a",
+        "",
+      ].join("\n"),
+    );
   });
 });
 

@@ -6,6 +6,7 @@ import {
   NetworkServiceService,
   RuntimeServiceService,
   VolumeServiceService,
+  WorkflowServiceService,
   type EmptyRequest,
   type SystemStatusResponse,
 } from "../../gen/joblet";
@@ -13,17 +14,21 @@ import { cpuMetrics, hostInfo, memoryMetrics, serverVersion } from "../monitorin
 import type { JobManager } from "../jobs/job-manager";
 import type { Logger } from "../logging/logger";
 import { serverJobService } from "../../api/codecs";
+import type { WorkflowManager } from "../workflows/workflow-manager";
 import { jobService } from "./job-service";
+import { workflowService } from "./workflow-service";
 import { withUnimplemented } from "./unimplemented";
 
 export interface ServiceContext {
   nodeId: string;
   jobs: JobManager;
+  workflows: WorkflowManager;
   log: Logger;
 }
 
 export function registerServices(server: grpc.Server, ctx: ServiceContext): void {
   server.addService(serverJobService, jobService(ctx.jobs, ctx.log));
+  server.addService(WorkflowServiceService, workflowService(ctx.workflows, ctx.log));
   server.addService(NetworkServiceService, withUnimplemented(NetworkServiceService, "networking"));
   server.addService(VolumeServiceService, withUnimplemented(VolumeServiceService, "volumes"));
   server.addService(RuntimeServiceService, withUnimplemented(RuntimeServiceService, "runtimes"));

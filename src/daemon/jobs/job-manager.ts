@@ -553,6 +553,11 @@ export class JobManager {
     return gone.length;
   }
 
+  /** A job by its full uuid, or undefined. */
+  get(uuid: string): JobRecord | undefined {
+    return this.d.store.get(uuid);
+  }
+
   /** A job by uuid or by a unique prefix of at least 8 characters. */
   resolve(id: string): JobRecord {
     const exact = this.d.store.get(id);

@@ -1,0 +1,251 @@
+// Workflows: jobs from a YAML file that start as their requirements hold. Every step is a job
+// record from the start (PENDING, held by the JobManager), so its uploads, sealed secrets and
+// status survive a restart like any waiting job's. The manager watches its steps' records and,
+// whenever one changes, releases the steps that became ready and cancels those that can no
+// longer run (and so, in turn, their dependents).
+import { randomUUID } from "node:crypto";
+import { checkAvailability, parseWorkflowYaml, WorkflowError, type Requirement, type WorkflowJobSpec, type WorkflowSpec } from "../../config/workflow-schema";
+import type { FileUpload, RunJobRequest, RunWorkflowRequest } from "../../gen/joblet";
+import { ApiError, invalid, notFound, precondition } from "../errors";
+import type { JobRecord } from "../jobs/job";
+import type { JobManager, Submission } from "../jobs/job-manager";
+import type { Logger } from "../logging/logger";
+import type { Table } from "../state/store";
+import { evaluate, isTerminal, workflowStatus, type JobState, type WorkflowState } from "./graph";
+
+export interface WorkflowStep {
+  name: string;
+  uuid: string;
+  requires: Requirement[];
+}
+
+export interface WorkflowRecord {
+  uuid: string;
+  /** the file name given at submission */
+  workflow: string;
+  name: string;
+  description: string;
+  yaml: string;
+  status: WorkflowState;
+  /** canceled by request (CancelWorkflow) */
+  canceled: boolean;
+  createdAt: string;
+  startedAt?: string;
+  completedAt?: string;
+  /** in dependency order */
+  steps: WorkflowStep[];
+}
+
+/** What the server offers that a workflow may name (networking, volumes and runtimes plug in here). */
+export interface Available {
+  networks: readonly string[];
+  volumes: readonly string[];
+  runtimes: readonly string[];
+}
+
+const MIN_PREFIX = 8;
+
+export class WorkflowManager {
+  /** workflows whose steps changed, evaluated once per turn of the event loop */
+  private readonly dirty = new Set<string>();
+  private readonly unwatch: () => void;
+
+  constructor(
+    private readonly store: Table<WorkflowRecord>,
+    private readonly jobs: JobManager,
+    private readonly available: () => Available,
+    private readonly log: Logger,
+  ) {
+    this.unwatch = jobs.watch((job) => {
+      if (job.workflowUuid) this.touch(job.workflowUuid);
+    });
+  }
+
+  close(): void {
+    this.unwatch();
+  }
+
+  /** Checks the whole workflow (YAML, what it names, every step as a RunJob request), then records it and its steps. */
+  run(req: RunWorkflowRequest): WorkflowRecord {
+    let spec: WorkflowSpec;
+    try {
+      spec = parseWorkflowYaml(req.yamlContent);
+    } catch (e) {
+      if (e instanceof WorkflowError) throw invalid(`workflow ${req.workflow || "YAML"}:\n${e.problems.join("\n")}`);
+      throw e;
+    }
+    const problems = checkAvailability(spec, this.available());
+    if (req.totalJobs && req.totalJobs !== spec.jobs.length) problems.push(`total_jobs: the client counted ${req.totalJobs} jobs, the YAML has ${spec.jobs.length}`);
+    const files = new Map<string, FileUpload>();
+    for (const f of req.workflowFiles) files.set(f.path, f);
+    const subs = new Map<string, Submission>();
+    for (const job of spec.jobs) {
+      const missing = job.uploads.filter((p) => !files.has(p));
+      if (missing.length) {
+        problems.push(`jobs.${job.name}.uploads.files: ${missing.map((p) => JSON.stringify(p)).join(", ")} not sent (rnx workflow run sends every file the YAML names, relative to the YAML file)`);
+        continue;
+      }
+      try {
+        subs.set(job.name, this.jobs.check(stepRequest(job, files)));
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        problems.push(`jobs.${job.name}: ${e.message}`);
+      }
+    }
+    if (problems.length) throw invalid(`workflow ${req.workflow || spec.name}:\n${problems.join("\n")}`);
+
+    const uuid = randomUUID();
+    // the steps first: a crash before the workflow is recorded leaves held steps that recover() cancels
+    const steps = spec.jobs.map((job) => ({ name: job.name, uuid: this.jobs.submitStep(subs.get(job.name)!, { workflowUuid: uuid, name: job.name }).uuid, requires: job.requires }));
+    const wf: WorkflowRecord = {
+      uuid,
+      workflow: req.workflow,
+      name: spec.name,
+      description: spec.description,
+      yaml: req.yamlContent,
+      status: "PENDING",
+      canceled: false,
+      createdAt: new Date().toISOString(),
+      steps,
+    };
+    this.store.put(wf);
+    this.log.info("workflow started", { workflow: uuid, name: spec.name, jobs: steps.length });
+    this.advance(wf);
+    return this.store.get(uuid) ?? wf;
+  }
+
+  /** After JobManager.recover(): workflows carry on from their steps' recorded states. */
+  recover(): void {
+    const known = new Set<string>();
+    for (const wf of this.store.list()) {
+      known.add(wf.uuid);
+      if (!isWorkflowDone(wf.status)) this.advance(wf);
+    }
+    for (const job of this.jobs.list()) {
+      if (job.workflowUuid && job.held && !known.has(job.workflowUuid)) this.jobs.cancel(job.uuid, "its workflow was never recorded (the daemon stopped while starting it)");
+    }
+  }
+
+  private touch(uuid: string): void {
+    if (this.dirty.has(uuid)) return;
+    this.dirty.add(uuid);
+    queueMicrotask(() => {
+      this.dirty.delete(uuid);
+      const wf = this.store.get(uuid);
+      if (wf && !isWorkflowDone(wf.status)) this.advance(wf);
+    });
+  }
+
+  /** Releases the steps whose requirements hold, cancels those that can never run, and records the workflow's state. */
+  private advance(wf: WorkflowRecord): void {
+    const records = new Map(wf.steps.map((s) => [s.name, this.jobs.get(s.uuid)]));
+    const graph = wf.steps.map((s) => {
+      const job = records.get(s.name);
+      return { name: s.name, requires: s.requires, status: (job?.status ?? "CANCELED") as JobState, started: !job?.held };
+    });
+    const { ready, impossible } = wf.canceled ? { ready: [], impossible: [] } : evaluate(graph);
+    for (const name of impossible) {
+      const step = wf.steps.find((s) => s.name === name)!;
+      const why = step.requires
+        .map((r) => ({ r, status: graph.find((g) => g.name === r.job)!.status }))
+        .filter(({ status }) => isTerminal(status))
+        .map(({ r, status }) => `${r.job} ended ${status}, required ${r.status}`)
+        .join("; ");
+      this.jobs.cancel(step.uuid, `a requirement can no longer hold: ${why || "a required job was canceled"}`);
+    }
+    for (const name of ready) this.jobs.releaseStep(wf.steps.find((s) => s.name === name)!.uuid);
+
+    const statuses = wf.steps.map((s) => (this.jobs.get(s.uuid)?.status ?? "CANCELED") as JobState);
+    const status = workflowStatus(statuses, wf.canceled);
+    if (status === wf.status && wf.startedAt) return;
+    const now = new Date().toISOString();
+    if (status !== "PENDING" && !wf.startedAt) wf.startedAt = now;
+    if (isWorkflowDone(status)) wf.completedAt = now;
+    if (status !== wf.status) this.log.info("workflow state", { workflow: wf.uuid, status });
+    wf.status = status;
+    this.store.put(wf);
+  }
+
+  /** A workflow by uuid or by a unique prefix of at least 8 characters. */
+  resolve(id: string): WorkflowRecord {
+    const exact = this.store.get(id);
+    if (exact) return exact;
+    if (!id) throw invalid("uuid: a workflow id is required");
+    if (id.length < MIN_PREFIX) throw invalid(`uuid: "${id}" is too short; give the full uuid or at least ${MIN_PREFIX} characters of it`);
+    const matches = this.store.scan().filter((w) => w.uuid.startsWith(id.toLowerCase()));
+    if (matches.length === 1) return structuredClone(matches[0]!) as WorkflowRecord;
+    if (matches.length > 1) throw invalid(`uuid: "${id}" matches ${matches.length} workflows (${matches.map((w) => w.uuid).join(", ")}); give more characters`);
+    throw notFound(`workflow ${id} not found`);
+  }
+
+  /** Oldest first. */
+  list(includeCompleted: boolean): WorkflowRecord[] {
+    return this.store
+      .list()
+      .filter((w) => includeCompleted || !isWorkflowDone(w.status))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** The records of a workflow's steps, in its order (undefined for one deleted meanwhile). */
+  stepsOf(wf: WorkflowRecord): { step: WorkflowStep; job: JobRecord | undefined }[] {
+    return wf.steps.map((step) => ({ step, job: this.jobs.get(step.uuid) }));
+  }
+
+  /** Cancels the steps that have not started and stops the running ones; resolves when all have ended. */
+  async cancel(id: string): Promise<WorkflowRecord> {
+    const wf = this.resolve(id);
+    if (isWorkflowDone(wf.status)) throw precondition(`workflow ${wf.uuid} is ${wf.status}; only a workflow still running can be canceled`);
+    wf.canceled = true;
+    this.store.put(wf);
+    const stops: Promise<unknown>[] = [];
+    for (const { step, job } of this.stepsOf(wf)) {
+      if (!job || isTerminal(job.status as JobState)) continue;
+      if (job.status === "PENDING" || job.status === "SCHEDULED") this.jobs.cancel(step.uuid, `workflow ${wf.uuid} was canceled`);
+      else stops.push(this.jobs.stop(step.uuid).catch(() => undefined)); // it may end by itself meanwhile
+    }
+    await Promise.all(stops);
+    this.advance(this.store.get(wf.uuid)!);
+    this.log.info("workflow canceled", { workflow: wf.uuid });
+    return this.store.get(wf.uuid)!;
+  }
+
+  /** A finished workflow, with its jobs and their logs. */
+  delete(id: string): WorkflowRecord {
+    const wf = this.resolve(id);
+    if (!isWorkflowDone(wf.status)) throw precondition(`workflow ${wf.uuid} is ${wf.status}; cancel it before deleting it`);
+    for (const { step, job } of this.stepsOf(wf)) if (job) this.jobs.delete(step.uuid);
+    this.store.delete(wf.uuid);
+    return wf;
+  }
+}
+
+export function isWorkflowDone(s: WorkflowState): boolean {
+  return s === "COMPLETED" || s === "FAILED" || s === "CANCELED";
+}
+
+/** A step as the RunJob request it amounts to; its uploads are the files it names. */
+function stepRequest(job: WorkflowJobSpec, files: Map<string, FileUpload>): RunJobRequest {
+  return {
+    command: job.command,
+    args: job.args,
+    maxCpu: job.maxCpu,
+    cpuCores: job.cpuCores,
+    maxMemory: job.maxMemory,
+    maxIoBps: job.maxIoBps,
+    maxPids: job.maxPids,
+    uploads: job.uploads.map((p) => files.get(p)!),
+    schedule: "",
+    cron: "",
+    allowOverlap: false,
+    network: job.network,
+    volumes: job.volumes,
+    runtime: job.runtime,
+    workDir: job.workDir,
+    environment: job.environment,
+    secretEnvironment: job.secretEnvironment,
+    gpuCount: job.gpuCount,
+    gpuMemoryMb: job.gpuMemoryMb,
+    name: job.name,
+    timeout: job.timeout,
+  };
+}
