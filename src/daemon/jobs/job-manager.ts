@@ -590,12 +590,12 @@ export class JobManager {
   /** The job's log (for GetJobLogs); NOT_FOUND if it has none. */
   logOf(id: string): JobLog {
     const job = this.resolve(id);
-    if (job.status === "SCHEDULED" || job.status === "PENDING") {
-      throw precondition(`job ${job.uuid} is ${job.status}${job.cron ? ` (a recurring schedule: each run is a job of its own; the latest is ${job.lastRunUuid ?? "not launched yet"})` : ""}; its log starts when it runs`);
-    }
+    const recurring = job.cron ? ` (a recurring schedule: each run is a job of its own; the latest is ${job.lastRunUuid ?? "not launched yet"})` : "";
+    if (job.status === "SCHEDULED" || job.status === "PENDING") throw precondition(`job ${job.uuid} is ${job.status}${recurring}; its log starts when it runs`);
     const log = this.d.logs.get(job.uuid);
-    if (!log) throw notFound(this.d.keepHistory ? `job ${job.uuid} has no log` : `job ${job.uuid} has ended and log history is off (ipc.enabled: false): logs can only be followed while a job runs`);
-    return log;
+    if (log) return log;
+    if (recurring || job.status === "CANCELED") throw notFound(`job ${job.uuid} has no log: it was canceled before it ran${recurring}`);
+    throw notFound(this.d.keepHistory ? `job ${job.uuid} has no log` : `job ${job.uuid} has ended and log history is off (ipc.enabled: false): logs can only be followed while a job runs`);
   }
 
   /** SIGTERM to every process of the job, SIGKILL after the grace period; resolves when it ended. */
