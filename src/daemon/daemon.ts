@@ -99,6 +99,7 @@ export class Daemon {
       metrics: config.cgroup.accounting.enabled ? new MetricsSampler(metricsStore, config.telemetry.metrics_interval) : undefined,
       metricsStore,
       store: state.jobs,
+      commit: () => state.commit(),
       secrets: openSecretBox(config.state),
       maxRunning: config.joblet.maxConcurrentJobs,
       maxQueued: config.joblet.maxQueuedJobs,

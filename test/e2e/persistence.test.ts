@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, jobEnded, readLogs, startJob, statusOf } from "../helpers/client";
 import { until } from "../helpers/wait";
-import { startDaemon, type DaemonOptions, type TestDaemon } from "../helpers/daemon";
+import { durable, startDaemon, type TestDaemon } from "../helpers/daemon";
 import { makePki } from "../helpers/pki";
 import { rnx } from "../helpers/run";
 
@@ -56,16 +56,6 @@ describe("disk full", () => {
     }
   });
 });
-
-/** Every directory the daemon keeps state in, under `root`, so a second daemon finds the first's. */
-function durable(root: string, extra: Record<string, Record<string, unknown>> = {}): NonNullable<DaemonOptions["config"]> {
-  return {
-    ...extra,
-    filesystem: { baseDir: join(root, "jobs"), tmpDir: join(root, "tmp"), ...extra.filesystem },
-    persist: { storage: { local: { logs: { directory: join(root, "logs") }, metrics: { directory: join(root, "metrics") } } }, ...extra.persist },
-    state: { local: { directory: join(root, "state") }, ...extra.state },
-  };
-}
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 describe("restart", () => {

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GetJobStatusResponse, JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
 import { call, isError, jobClient, jobEnded, readLogs, runRequest, statusOf, type RpcError } from "../helpers/client";
-import { startDaemon, type DaemonOptions, type TestDaemon } from "../helpers/daemon";
+import { durable, startDaemon, type TestDaemon } from "../helpers/daemon";
 import { makePki } from "../helpers/pki";
 import { rnx } from "../helpers/run";
 import { until } from "../helpers/wait";
@@ -256,15 +256,6 @@ describe("joblet.maxConcurrentJobs", () => {
 });
 
 describe("restart", () => {
-  function durable(root: string, extra: Record<string, Record<string, unknown>> = {}): NonNullable<DaemonOptions["config"]> {
-    return {
-      ...extra,
-      filesystem: { baseDir: join(root, "jobs"), tmpDir: join(root, "tmp") },
-      persist: { storage: { local: { logs: { directory: join(root, "logs") }, metrics: { directory: join(root, "metrics") } } } },
-      state: { local: { directory: join(root, "state") } },
-    };
-  }
-
   test("after SIGKILL: 20 scheduled jobs, a recurring one and queued ones carry on with their uploads and secrets; running ones end DAEMON_RESTART", async () => {
     const root = join(work, "restart");
     const pki = makePki();

@@ -58,6 +58,16 @@ export interface DaemonOptions {
   env?: Record<string, string>;
 }
 
+/** Every directory a daemon keeps state in, under `root`, so a second daemon finds the first's. */
+export function durable(root: string, extra: NonNullable<DaemonOptions["config"]> = {}): NonNullable<DaemonOptions["config"]> {
+  return {
+    ...extra,
+    filesystem: { baseDir: join(root, "jobs"), tmpDir: join(root, "tmp"), ...extra.filesystem },
+    persist: { storage: { local: { logs: { directory: join(root, "logs") }, metrics: { directory: join(root, "metrics") } } }, ...extra.persist },
+    state: { local: { directory: join(root, "state") }, ...extra.state },
+  };
+}
+
 export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon> {
   const overrides = opts.config ?? {};
   const pki = opts.pki ?? makePki();

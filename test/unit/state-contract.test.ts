@@ -187,12 +187,28 @@ function contract(backend: "memory" | "local", open: () => Opened) {
       expect(s.jobs.get(job(3).uuid)).toEqual(job(3));
     }, 60_000);
 
+    test("stage: seen at once, durable once commit() resolves; changes keep their order with put and delete", async () => {
+      s.jobs.stage(job(1, { status: "RUNNING" }));
+      s.jobs.stage(job(2));
+      expect(s.jobs.get(job(1).uuid)?.status).toBe("RUNNING"); // before the commit
+      await s.commit();
+      s.jobs.stage(job(1, { status: "COMPLETED" }));
+      s.jobs.put(job(1, { status: "FAILED" })); // the later put wins
+      s.jobs.stage(job(3));
+      expect(s.jobs.delete(job(3).uuid)).toBe(true);
+      await s.commit();
+      await s.commit(); // nothing staged: at once
+      expect(s.jobs.get(job(1).uuid)?.status).toBe("FAILED");
+      expect(s.jobs.get(job(3).uuid)).toBeUndefined();
+      expect(s.jobs.count()).toBe(2);
+    });
+
     test("a closed store refuses every call", () => {
       const t = s.table("things");
       s.jobs.put(job(1));
       s.close();
       s.close(); // twice is fine
-      for (const call of [() => s.jobs.get(job(1).uuid), () => s.jobs.list(), () => s.jobs.put(job(2)), () => s.jobs.delete(job(1).uuid), () => s.jobs.count(), () => t.count(), () => s.table("other")]) {
+      for (const call of [() => s.jobs.get(job(1).uuid), () => s.jobs.list(), () => s.jobs.put(job(2)), () => s.jobs.stage(job(2)), () => s.commit(), () => s.jobs.delete(job(1).uuid), () => s.jobs.count(), () => t.count(), () => s.table("other")]) {
         expect(call).toThrow(StateError);
       }
     });

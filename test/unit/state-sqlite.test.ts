@@ -141,6 +141,38 @@ describe("local state: durability", () => {
     s.close();
   }, 30_000);
 
+  test("staged writes: one transaction per turn, on disk after commit(), in order with puts; close writes what is staged", async () => {
+    const dir = freshDir();
+    let s = SqliteStateStore.open(dir);
+    const outside = new Database(join(dir, DB_FILE), { readonly: true });
+    const onDisk = () => (outside.query("SELECT count(*) AS n FROM jobs").get() as { n: number }).n;
+    for (let i = 0; i < 50; i++) s.jobs.stage(job(i));
+    expect(onDisk()).toBe(0); // not yet
+    await s.commit();
+    expect(onDisk()).toBe(50);
+    s.jobs.stage(job(0, { status: "RUNNING" }));
+    s.jobs.put(job(0, { status: "FAILED" })); // writes the staged change first, then its own
+    s.jobs.stage(job(99));
+    s.close(); // writes job 99
+    outside.close();
+    s = SqliteStateStore.open(dir);
+    expect(s.jobs.get(job(0).uuid)?.status).toBe("FAILED");
+    expect(s.jobs.count()).toBe(51);
+    s.close();
+  });
+
+  test("a staged write that fails rejects commit() with the file and what was lost", async () => {
+    const dir = freshDir();
+    const s = SqliteStateStore.open(dir);
+    const w = s.table<{ uuid: string; v: number }>("workflows");
+    const outside = new Database(join(dir, DB_FILE));
+    outside.run("DROP TABLE workflows");
+    outside.close();
+    w.stage({ uuid: "a", v: 1 });
+    await expect(s.commit()).rejects.toThrow(/could not write 1 staged change \(workflows a\): no such table: workflows/);
+    s.close();
+  });
+
   test("WAL mode, synchronous=FULL, a busy timeout", () => {
     const s = SqliteStateStore.open(freshDir());
     expect(s.info()).toMatchObject({ schemaVersion: SCHEMA_VERSION, journalMode: "wal", synchronous: "full", busyTimeoutMs: 5000 });

@@ -98,8 +98,9 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       const job = await jobs.stop(req.uuid);
       return { uuid: job.uuid, status: job.status, endTime: job.endTime ?? "", exitCode: job.exitCode ?? 0 };
     }),
-    cancelJob: unary(log, (req) => {
+    cancelJob: unary(log, async (req) => {
       const job = jobs.cancel(req.uuid);
+      await jobs.durable();
       return { uuid: job.uuid, status: job.status };
     }),
     deleteJob: unary(log, (req) => {
@@ -116,7 +117,7 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       for await (const payload of jobLog.follow(0, cancelled, CHUNK_HEADROOM)) yield encodeChunk(payload);
     }),
     getJobMetrics: serverStream(log, async function* (req) {
-      const { job, samples } = jobs.metricsHistory(req.jobUuid, { start: req.startTime, end: req.endTime, limit: req.limit });
+      const { job, samples } = await jobs.metricsHistory(req.jobUuid, { start: req.startTime, end: req.endTime, limit: req.limit });
       for (const s of samples) yield toMetricsEvent(job.uuid, s);
     }),
     streamJobMetrics: serverStream(log, async function* (req, cancelled) {

@@ -28,6 +28,8 @@ import { checkRunRequest, type CheckedRun, type RunPolicy } from "./validation";
 
 export interface JobManagerDeps {
   store: Table<JobRecord>;
+  /** the state store's commit(): resolves when every staged change is durable */
+  commit: () => Promise<void>;
   /** seals the secrets of jobs that wait, so they survive a restart without being stored in clear */
   secrets: SecretBox;
   logs: LogStore;
@@ -93,34 +95,49 @@ const MISSED_RUN_GRACE_MS = 60_000;
 export class JobManager {
   private readonly live = new Map<string, Live>();
   private closing = false;
-  /** cgroup removals still in progress */
+  /** cgroup and workspace removals still in progress */
   private readonly removals = new Set<Promise<void>>();
-  private readonly watchers = new Set<(job: JobRecord) => void>();
+  private readonly watchers = new Set<(job: Readonly<JobRecord>) => void>();
   private readonly queue: RunQueue;
   private readonly timetable: Timetable;
+  /** the commit of the changes staged so far, while one is due */
+  private committing?: Promise<void>;
 
   constructor(private readonly d: JobManagerDeps) {
     this.queue = new RunQueue(d.maxRunning, d.maxQueued);
     this.timetable = new Timetable((uuid) => this.due(uuid));
   }
 
-  /** Calls `listener` with a copy of every job whose record changed (state, warning), until the
-   * returned function is called. For event streams (SSE /v1/events) and workflows. */
-  watch(listener: (job: JobRecord) => void): () => void {
+  /** Calls `listener` with every job whose record changed (state, warning), until the returned
+   * function is called. For event streams (SSE /v1/events) and workflows. The record is the live
+   * one: read it during the call, copy what is kept. */
+  watch(listener: (job: Readonly<JobRecord>) => void): () => void {
     this.watchers.add(listener);
     return () => this.watchers.delete(listener);
   }
 
-  /** Records a change durably, then tells the watchers. A store that cannot write (disk full)
-   * does not stop the job's lifecycle: the error is logged, and a restart would find the job as
-   * last recorded and end it as DAEMON_RESTART. */
+  /**
+   * Records a change, then tells the watchers. The write is staged: changes made in one turn of
+   * the event loop share one commit (one fsync), and an answer to a client waits for it
+   * (durable()). A store that cannot write (disk full) does not stop the job's lifecycle: the
+   * error is logged, and a restart would find the job as last recorded and end it as DAEMON_RESTART.
+   */
   private save(job: JobRecord): void {
     try {
-      this.d.store.put(job);
+      this.d.store.stage(job);
+      this.committing ??= this.d
+        .commit()
+        .catch((e: Error) => this.d.log.error("job state not recorded", { error: e.message }))
+        .finally(() => (this.committing = undefined));
     } catch (e) {
       this.d.log.error("job state not recorded", { job: job.uuid, status: job.status, error: (e as Error).message });
     }
-    for (const w of this.watchers) w(structuredClone(job));
+    for (const w of this.watchers) w(job);
+  }
+
+  /** Resolves once every change recorded so far is on disk (or failed to get there, which save() logged). */
+  async durable(): Promise<void> {
+    await this.d.commit().catch(() => undefined);
   }
 
   /** Checks a request without creating anything (INVALID_ARGUMENT / FAILED_PRECONDITION). */
@@ -143,22 +160,33 @@ export class JobManager {
       if (TERMINAL.has(job.status)) return job; // its workspace could not be made
       this.timetable.at(job.uuid, Date.parse(job.scheduledTime!));
       this.d.log.info("job scheduled", { job: job.uuid, at: job.scheduledTime, cron: job.cron });
-      return job;
+      return this.answer(job);
     }
     if (this.queue.tryStart()) {
-      const job = this.create(sub, "INITIALIZING");
-      if (TERMINAL.has(job.status)) {
+      // the hot path: the workspace is made off the event loop, so many jobs can start at once
+      const job = this.record(sub, "INITIALIZING");
+      try {
+        const work = await this.d.workspaces.make(job.uuid);
+        if (checked.uploads.length) writeUploads(work, checked.uploads, this.d.template.user);
+      } catch (e) {
         this.queue.release();
+        this.setupFailed(job, e);
         this.pump();
-        return job;
+        return this.answer(job);
       }
-      return this.launch(job, checked.secrets, received);
+      return this.answer(await this.launch(job, checked.secrets, received));
     }
     if (this.queue.full) {
       throw new ApiError("RESOURCE_EXHAUSTED", `${this.queue.active} jobs are running (joblet.maxConcurrentJobs) and ${this.queue.queued} are waiting (joblet.maxQueuedJobs); try again later`);
     }
     const job = this.create(sub, "PENDING");
     if (!TERMINAL.has(job.status)) this.queue.enqueue(job.uuid);
+    return this.answer(job);
+  }
+
+  /** `job` once what it says is on disk: a client is told nothing a crash could take back. */
+  private async answer(job: JobRecord): Promise<JobRecord> {
+    await this.durable();
     return job;
   }
 
@@ -186,7 +214,18 @@ export class JobManager {
    * its secrets sealed in its record. When the workspace cannot be made the job is FAILED
    * (SETUP_FAILED) at once.
    */
-  private create({ checked, limits }: Submission, status: JobRecord["status"], step?: WorkflowStep): JobRecord {
+  private create(sub: Submission, status: JobRecord["status"], step?: WorkflowStep): JobRecord {
+    const job = this.record(sub, status, step);
+    try {
+      writeUploads(this.d.workspaces.create(job.uuid), sub.checked.uploads, this.d.template.user);
+    } catch (e) {
+      return this.setupFailed(job, e);
+    }
+    return job;
+  }
+
+  /** The record of a new job, saved. */
+  private record({ checked, limits }: Submission, status: JobRecord["status"], step?: WorkflowStep): JobRecord {
     const now = new Date().toISOString();
     const deferred = status !== "INITIALIZING";
     const job: JobRecord = {
@@ -225,11 +264,6 @@ export class JobManager {
     if (step) Object.assign(job, { workflowUuid: step.workflowUuid, workflowJob: step.name, held: true });
     if (deferred && job.secretNames.length) job.sealedSecrets = this.d.secrets.seal(checked.secrets);
     this.save(job);
-    try {
-      writeUploads(this.d.workspaces.create(job.uuid), checked.uploads, this.d.template.user);
-    } catch (e) {
-      return this.setupFailed(job, e);
-    }
     return job;
   }
 
@@ -429,11 +463,7 @@ export class JobManager {
       this.queue.release();
       this.pump();
     }
-    if (live?.cgroup) {
-      const removal = live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message }));
-      this.removals.add(removal);
-      void removal.finally(() => this.removals.delete(removal));
-    }
+    if (live?.cgroup) this.track(live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message })));
     this.release(job);
     this.d.log.info("job ended", { job: job.uuid, status: job.status, exitCode: job.exitCode, reason: job.failureReason });
     return job;
@@ -442,7 +472,9 @@ export class JobManager {
   /** What an ended job no longer needs: its workspace (filesystem.workspace rules) and, when log
    * history is off, its log and metrics (followers still reading hold the file open). */
   private release(job: JobRecord): void {
-    if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) this.d.workspaces.remove(job.uuid);
+    if (this.d.cleanupOnExit && !(job.status === "FAILED" && this.d.preserveOnFailure)) {
+      this.track(this.d.workspaces.discard(job.uuid).catch((e: Error) => this.d.log.warn("job workspace not removed", { job: job.uuid, error: e.message })));
+    }
     if (!this.d.keepHistory) {
       this.d.logs.remove(job.uuid);
       this.d.metricsStore.remove(job.uuid);
@@ -601,11 +633,11 @@ export class JobManager {
   /** SIGTERM to every process of the job, SIGKILL after the grace period; resolves when it ended. */
   async stop(id: string): Promise<JobRecord> {
     const job = this.resolve(id);
-    if (job.status === "SCHEDULED" || job.status === "PENDING") return this.cancel(id); // as Joblet: stopping a job that has not started cancels it
+    if (job.status === "SCHEDULED" || job.status === "PENDING") return this.answer(this.cancel(id)); // as Joblet: stopping a job that has not started cancels it
     const live = this.live.get(job.uuid);
     if (TERMINAL.has(job.status) || !live) throw precondition(`job ${job.uuid} is ${job.status}; only a running job can be stopped`);
     this.terminate(live, this.d.stopGraceMs);
-    return live.done;
+    return this.answer(await live.done);
   }
 
   private terminate(live: Live, graceMs: number): void {
@@ -658,9 +690,9 @@ export class JobManager {
   }
 
   /** Stored samples of a job (GetJobMetrics). */
-  metricsHistory(id: string, opts: { start?: bigint; end?: bigint; limit?: number }): { job: JobRecord; samples: Sample[] } {
+  async metricsHistory(id: string, opts: { start?: bigint; end?: bigint; limit?: number }): Promise<{ job: JobRecord; samples: Sample[] }> {
     const job = this.resolve(id);
-    return { job, samples: this.d.metricsStore.history(job.uuid, opts) };
+    return { job, samples: await this.d.metricsStore.history(job.uuid, opts) };
   }
 
   /** New samples of a running job until it ends (StreamJobMetrics); nothing for a finished one. */
@@ -678,7 +710,13 @@ export class JobManager {
     this.d.store.delete(job.uuid);
   }
 
-  /** Resolves once every finished job's cgroups are removed. */
+  /** A removal still in progress, for settled(). */
+  private track(removal: Promise<void>): void {
+    this.removals.add(removal);
+    void removal.finally(() => this.removals.delete(removal));
+  }
+
+  /** Resolves once every finished job's cgroups and workspace are removed. */
   async settled(): Promise<void> {
     await Promise.all([...this.removals]);
   }

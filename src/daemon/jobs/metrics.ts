@@ -1,6 +1,7 @@
 // Job resource samples: taken from each running job's cgroup every telemetry.metrics_interval,
 // appended to one JSON-lines file per job (history) and handed to live followers.
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { appendFile } from "node:fs/promises";
 import type { JobCgroup } from "../sandbox/cgroups/driver";
 import { JobFiles } from "./job-files";
 
@@ -34,6 +35,8 @@ interface Feed {
 
 export class MetricsStore {
   private readonly feeds = new Map<string, Feed>();
+  /** the last write queued for each job's file */
+  private readonly writes = new Map<string, Promise<void>>();
 
   /** one JSON-lines file of samples per job */
   readonly files: JobFiles;
@@ -56,8 +59,19 @@ export class MetricsStore {
     this.feed(uuid);
   }
 
+  /**
+   * Stores a sample (off the event loop: a file write can wait behind the disk's journal) and
+   * hands it to live followers at once. Writes to one job's file are chained, so they land in order.
+   */
   append(uuid: string, s: Sample): void {
-    appendFileSync(this.file(uuid), `${JSON.stringify(toStored(s))}\n`, { mode: 0o600 });
+    const line = `${JSON.stringify(toStored(s))}\n`;
+    const write = (this.writes.get(uuid) ?? Promise.resolve())
+      .then(() => appendFile(this.file(uuid), line, { mode: 0o600 }))
+      .catch(() => undefined); // a lost sample is not worth more than a gap in the history
+    this.writes.set(uuid, write);
+    void write.then(() => {
+      if (this.writes.get(uuid) === write) this.writes.delete(uuid);
+    });
     const f = this.feed(uuid);
     f.recent.push(s);
     if (f.recent.length > 64) f.recent.shift(); // followers only need what they have not read yet
@@ -72,7 +86,8 @@ export class MetricsStore {
   }
 
   /** Stored samples within [start, end] ns (0 = open), at most `limit` (0 = all, else the latest). */
-  history(uuid: string, opts: { start?: bigint; end?: bigint; limit?: number } = {}): Sample[] {
+  async history(uuid: string, opts: { start?: bigint; end?: bigint; limit?: number } = {}): Promise<Sample[]> {
+    await this.writes.get(uuid); // samples still being written belong to it
     if (!existsSync(this.file(uuid))) return [];
     let all = readFileSync(this.file(uuid), "utf8")
       .split("\n")
@@ -105,6 +120,7 @@ export class MetricsStore {
     this.close(uuid);
     this.feeds.delete(uuid);
     this.files.remove(uuid);
+    void this.writes.get(uuid)?.then(() => this.files.remove(uuid)); // a write in flight would bring it back
   }
 }
 

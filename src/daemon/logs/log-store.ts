@@ -35,9 +35,9 @@ export class JobLog {
     return this.ended;
   }
 
-  /** An O_APPEND descriptor for the job's init; the caller closes it once the job is spawned. */
+  /** Creates the file, empty, and returns a descriptor for the job's init (the only writer); the caller closes it once the job is spawned. */
   openForJob(): number {
-    return openSync(this.path, "a", 0o600);
+    return openSync(this.path, "w", 0o600);
   }
 
   /** No more output will come: followers finish once they have read everything. */
@@ -121,10 +121,9 @@ export class LogStore {
     this.files = new JobFiles(dir, ".log");
   }
 
-  /** A new, empty log for a job that is about to start. */
+  /** The log of a job that is about to start; its file is made by openForJob(). */
   create(uuid: string): JobLog {
     const log = new JobLog(this.files.path(uuid), this.opts.chunkSize);
-    closeSync(openSync(log.path, "w", 0o600));
     this.open.set(uuid, log);
     return log;
   }

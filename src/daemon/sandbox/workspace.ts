@@ -1,6 +1,7 @@
 // Job workspaces on the host: <filesystem.baseDir>/<uuid>/work, bound at /work in the job.
 // baseDir is root's (0700), so host users cannot reach into a job's files either.
 import { chmodSync, chownSync, copyFileSync, constants, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { chown, mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 
 export class Workspaces {
@@ -20,6 +21,21 @@ export class Workspaces {
     mkdirSync(work, { mode: 0o700 });
     chownSync(work, this.owner.uid, this.owner.gid);
     return work;
+  }
+
+  /** create(), off the event loop (a directory operation can wait behind the disk's journal). */
+  async make(uuid: string): Promise<string> {
+    const jobDir = join(this.baseDir, uuid);
+    await mkdir(jobDir, { mode: 0o700 });
+    const work = join(jobDir, "work");
+    await mkdir(work, { mode: 0o700 });
+    await chown(work, this.owner.uid, this.owner.gid);
+    return work;
+  }
+
+  /** remove(), off the event loop. */
+  discard(uuid: string): Promise<void> {
+    return rm(join(this.baseDir, uuid), { recursive: true, force: true });
   }
 
   /**

@@ -25,6 +25,12 @@ export class MemoryStateStore implements StateStore {
     return t as unknown as Table<T>;
   }
 
+  /** Nothing to write: changes are as durable as they get when they are made. */
+  commit(): Promise<void> {
+    this.live();
+    return Promise.resolve();
+  }
+
   close(): void {
     this.closed = true;
   }

@@ -1,8 +1,11 @@
 // The `local` state backend: one SQLite database, <directory>/joblet.db, in WAL mode with
 // synchronous=FULL, so a put() or delete() that has returned survives the process being killed
-// and the machine losing power. Reads are served from an in-memory copy loaded at open; every
-// change goes to SQLite first (one statement, its own transaction, fsynced at commit) and then
-// to the copy, so the copy never holds anything the disk does not.
+// and the machine losing power. Reads are served from an in-memory copy loaded at open; a put or
+// delete goes to SQLite first (one statement, its own transaction, fsynced at commit) and then
+// to the copy, so the copy never holds anything the disk does not. Staged writes (stage()) are
+// the exception, by request: the copy takes them at once, and they are written together, in one
+// transaction, at the end of the event loop's turn (or before the next put, delete or close);
+// commit() tells when they are durable.
 //
 // Opening is careful with what it finds: a file that is not a database, fails PRAGMA
 // quick_check, cannot be read, was written by a newer schema, or holds a row whose JSON does
@@ -275,6 +278,10 @@ export class SqliteStateStore implements StateStore {
   readonly jobs: Table<JobRecord>;
   private readonly tables = new Map<string, CachedTable<Keyed>>();
   private readonly statements: Statement[] = [];
+  /** staged writes, in order, and who waits for them */
+  private staged: { run: () => void; what: string }[] = [];
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private commitScheduled = false;
   private closed = false;
   private readonly live = () => {
     if (this.closed) throw new StateError(`the state store ${this.file} is closed`, this.file);
@@ -362,6 +369,35 @@ export class SqliteStateStore implements StateStore {
     return t as unknown as Table<T>;
   }
 
+  commit(): Promise<void> {
+    this.live();
+    if (this.staged.length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** Writes every staged change in one transaction (one fsync) and answers those waiting. */
+  private commitStaged(): void {
+    this.commitScheduled = false;
+    const batch = this.staged;
+    const waiting = this.waiting;
+    this.staged = [];
+    this.waiting = [];
+    if (batch.length === 0) {
+      for (const w of waiting) w.resolve();
+      return;
+    }
+    try {
+      this.db.transaction(() => {
+        for (const op of batch) op.run();
+      })();
+    } catch (e) {
+      const err = new StateError(`state database ${this.file}: could not write ${batch.length} staged change${batch.length === 1 ? "" : "s"} (${batch.slice(0, 3).map((b) => b.what).join(", ")}${batch.length > 3 ? ", …" : ""}): ${reasonOf(e)}`, this.file, { cause: e });
+      for (const w of waiting) w.reject(err);
+      return;
+    }
+    for (const w of waiting) w.resolve();
+  }
+
   private makeTable(name: string, rows: Map<string, Keyed>): CachedTable<Keyed> {
     // each statement is its own transaction (autocommit): durable at commit with synchronous=FULL
     const upsert = this.db.prepare(`INSERT INTO "${name}" (id, body, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`);
@@ -374,13 +410,25 @@ export class SqliteStateStore implements StateStore {
       rows,
       {
         put: (uuid, json) => {
+          this.commitStaged(); // changes land in the order they were made
           try {
             upsert.run(uuid, json, Date.now());
           } catch (e) {
             throw failed("write", uuid, e);
           }
         },
+        stage: (uuid, json) => {
+          const at = Date.now();
+          this.staged.push({ run: () => upsert.run(uuid, json, at), what: `${name} ${uuid}` });
+          if (!this.commitScheduled) {
+            this.commitScheduled = true;
+            setImmediate(() => {
+              if (!this.closed) this.commitStaged();
+            });
+          }
+        },
         delete: (uuid) => {
+          this.commitStaged();
           try {
             remove.run(uuid);
           } catch (e) {
@@ -408,6 +456,7 @@ export class SqliteStateStore implements StateStore {
   /** Checkpoints the log into the database, closes it and releases the directory lock. */
   close(): void {
     if (this.closed) return;
+    this.commitStaged();
     this.closed = true;
     try {
       this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");

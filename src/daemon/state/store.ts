@@ -30,6 +30,13 @@ export interface Table<T extends Keyed> {
   scan(): Readonly<T>[];
   /** insert or replace; durable when it returns (local backend) */
   put(record: T): void;
+  /**
+   * Insert or replace now (readers see it at once), durable once the store's commit() resolves:
+   * the writes staged by many callers in one turn of the event loop share one transaction and one
+   * fsync (group commit), for the hot path of jobs starting and ending. A put() or delete()
+   * commits whatever is staged first, so the order of changes is kept.
+   */
+  stage(record: T): void;
   /** true when there was a record to delete; durable when it returns (local backend) */
   delete(uuid: string): boolean;
   count(): number;
@@ -46,7 +53,12 @@ export interface StateStore {
    * Names: a lowercase letter, then lowercase letters, digits or "_" (at most 63).
    */
   table<T extends Keyed = AnyRecord>(name: string): Table<T>;
-  /** Flushes and releases the store; any later call on it or its tables throws a StateError. */
+  /**
+   * Resolves when every change staged so far is durable; rejects with a StateError when they
+   * could not be written (the tables then hold changes the disk does not).
+   */
+  commit(): Promise<void>;
+  /** Commits what is staged, then releases the store; any later call on it or its tables throws a StateError. */
   close(): void;
 }
 
@@ -120,6 +132,8 @@ export function cloneJson<T>(v: T): T {
 /** Where a cached table's changes go before the cache takes them (nothing, for memory). */
 export interface TableSink {
   put(uuid: string, json: string): void;
+  /** queued for the store's next commit */
+  stage(uuid: string, json: string): void;
   delete(uuid: string): void;
 }
 
@@ -158,6 +172,13 @@ export class CachedTable<T extends Keyed> implements Table<T> {
     this.live();
     const { uuid, json, copy } = encodeRecord(this.name, record);
     this.sink?.put(uuid, json);
+    this.rows.set(uuid, copy as T);
+  }
+
+  stage(record: T): void {
+    this.live();
+    const { uuid, json, copy } = encodeRecord(this.name, record);
+    this.sink?.stage(uuid, json);
     this.rows.set(uuid, copy as T);
   }
 
