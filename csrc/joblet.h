@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOBLET_ABI_VERSION 5
+#define JOBLET_ABI_VERSION 6
 
 #define JOBLET_API __attribute__((visibility("default")))
 
@@ -103,6 +103,21 @@ JOBLET_API int joblet_abi_version(void);
 /* Starts a job. Returns 0, or -errno with `err` describing a failure before clone. Setup failures
  * inside the job arrive on proc->report_fd. Call only from one thread at a time (the JS thread). */
 JOBLET_API int joblet_spawn(const uint8_t *spec, size_t spec_len, struct joblet_proc *proc, char *err, size_t errlen);
+
+/* joblet_spawn on `threads` background threads (spawner.c). Returns the read end of a pipe
+ * (O_CLOEXEC) of struct joblet_spawn_result records, one per submitted spec, or -errno. Once. */
+JOBLET_API int joblet_spawner_start(int threads);
+/* Queues a spawn (the spec is copied); its result carries `token`. 0 or -errno. */
+JOBLET_API int joblet_spawn_submit(const uint8_t *spec, size_t spec_len, uint32_t token);
+
+struct joblet_spawn_result { /* 256 bytes */
+    uint32_t token;
+    int32_t rc;        /* joblet_spawn's: 0 or -errno */
+    int32_t pid;
+    int32_t pidfd;
+    int32_t report_fd;
+    char err[236];     /* joblet_spawn's message when rc < 0 */
+};
 
 /* A sealed memfd (MFD_CLOEXEC) holding `len` bytes of an executable, or -errno. */
 JOBLET_API int joblet_sealed_memfd(const char *name, const uint8_t *bytes, size_t len);

@@ -1,12 +1,11 @@
 // rnx workflow …: run jobs with dependencies from a YAML file (WorkflowService, our extension).
-import { readFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { parseWorkflowYaml, WorkflowError, type WorkflowSpec } from "../config/workflow-schema";
-import type { WorkflowInfo } from "../gen/joblet";
+import type { FileUpload, WorkflowInfo } from "../gen/joblet";
 import { snakeKeys } from "../api/json";
 import { CommandError, UsageError, type Options } from "./cli";
 import { withConnection, type GlobalOptions } from "./connection";
-import { uploadFile } from "./job";
 import { printFields, printJson, printTable } from "./output";
 
 /** The YAML checked here first, so a mistake is reported before anything is sent. */
@@ -25,19 +24,39 @@ function readWorkflow(file: string): { text: string; spec: WorkflowSpec } {
   }
 }
 
+/**
+ * Every file the YAML names, once, by the path as written, read relative to the YAML file. Every
+ * file that cannot be sent is reported at once, naming each job and entry that lists it.
+ */
+function readUploads(file: string, spec: WorkflowSpec): FileUpload[] {
+  const dir = dirname(resolve(file));
+  const out = new Map<string, FileUpload>();
+  const problems: string[] = [];
+  for (const job of spec.jobs) {
+    job.uploads.forEach((p, i) => {
+      const full = resolve(dir, p);
+      let why: string | undefined;
+      if (!out.has(p)) {
+        try {
+          const st = lstatSync(full);
+          if (!st.isFile()) why = "not a regular file (directories, symlinks and devices are not uploaded)";
+          else out.set(p, { path: p, content: readFileSync(full), mode: st.mode & 0o7777, isDirectory: false });
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          why = err.code === "ENOENT" ? "no such file" : err.code === "EACCES" ? "permission denied" : err.message;
+        }
+      }
+      if (why) problems.push(`jobs.${job.name}.uploads.files[${i}]: ${JSON.stringify(p)}: ${full}: ${why}`);
+    });
+  }
+  if (problems.length) throw new CommandError(`${file}:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  return [...out.values()];
+}
+
 export async function run(args: string[], o: GlobalOptions): Promise<void> {
   const file = args[0]!;
   const { text, spec } = readWorkflow(file);
-  // every file the YAML names, once, by the path as written, read relative to the YAML file
-  const paths = [...new Set(spec.jobs.flatMap((j) => j.uploads))];
-  const dir = dirname(resolve(file));
-  const workflowFiles = paths.map((p) => {
-    try {
-      return uploadFile(resolve(dir, p), p);
-    } catch (e) {
-      throw new UsageError(`workflow run: ${p} (named in uploads.files): ${(e as Error).message}`);
-    }
-  });
+  const workflowFiles = readUploads(file, spec);
   await withConnection(o, async (c) => {
     const r = await c.call(c.workflows, "runWorkflow", {
       workflow: basename(file),
@@ -75,7 +94,7 @@ export async function status(args: string[], o: Options & GlobalOptions): Promis
   await withConnection(o, async (c) => {
     const r = await c.call(c.workflows, "getWorkflowStatus", { uuid: args[0]!, includeYaml: Boolean(o.detail) });
     const w = r.workflow!;
-    if (o.json) return printJson(snakeKeys(r));
+    if (o.json) return printJson({ workflow: snakeKeys(w), jobs: r.jobs.map((j) => snakeKeys(j)) });
     printFields([
       ["ID", w.uuid],
       ["Name", w.name],

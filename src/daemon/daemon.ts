@@ -31,6 +31,7 @@ export class Daemon {
   private constructor(
     private readonly server: JobletServer,
     readonly jobs: JobManager,
+    private readonly workflows: WorkflowManager,
     private readonly cgroups: CgroupDriver,
     private readonly state: StateStore,
     private readonly audit: AuditLog,
@@ -137,12 +138,13 @@ export class Daemon {
       throw e;
     }
     const sweeper = setInterval(() => jobs.sweep(), config.persist.retention.interval);
-    return new Daemon(server, jobs, cgroups, state, audit, sweeper, Math.min(config.joblet.cleanupTimeout, 5000), log, http);
+    return new Daemon(server, jobs, workflows, cgroups, state, audit, sweeper, Math.min(config.joblet.cleanupTimeout, 5000), log, http);
   }
 
   /** Running jobs are stopped first (their log streams end), then the server. */
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
+    this.workflows.close(); // steps ending now are taken up at the next start
     await this.jobs.shutdown(this.stopGraceMs);
     await this.server.stop(5000);
     await this.http?.stop(5000);

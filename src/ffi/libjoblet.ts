@@ -7,11 +7,12 @@ import libraryPath from "../../csrc/libjoblet.so" with { type: "file" };
 import { encodeSpec, type SpawnSpec } from "./spec";
 
 /** Must equal JOBLET_ABI_VERSION in csrc/joblet.h. */
-export const EXPECTED_ABI_VERSION = 5;
+export const EXPECTED_ABI_VERSION = 6;
 
 const symbols = {
   joblet_abi_version: { args: [], returns: FFIType.i32 },
-  joblet_spawn: { args: [FFIType.ptr, FFIType.u64, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  joblet_spawner_start: { args: [FFIType.i32], returns: FFIType.i32 },
+  joblet_spawn_submit: { args: [FFIType.ptr, FFIType.u64, FFIType.u32], returns: FFIType.i32 },
   joblet_sealed_memfd: { args: [FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
   joblet_signal: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   joblet_reap: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
@@ -71,19 +72,54 @@ export interface SpawnedProcess {
   reportFd: number;
 }
 
-const errBuffer = new Uint8Array(512);
+const SPAWN_RESULT_SIZE = 256; // struct joblet_spawn_result
 
-/** Starts a job (see csrc/spawn.c). Throws with libjoblet's message on failures before clone. */
-export function spawn(spec: SpawnSpec): SpawnedProcess {
-  const buf = encodeSpec(spec);
-  const out = new Int32Array(3);
-  errBuffer.fill(0);
-  const rc = lib().symbols.joblet_spawn(ptr(buf), buf.length, ptr(out), ptr(errBuffer), errBuffer.length);
-  if (rc < 0) {
-    const msg = Buffer.from(errBuffer.subarray(0, errBuffer.indexOf(0))).toString();
-    throw new ErrnoError(-rc, msg || `spawn failed: errno ${-rc}`);
+/**
+ * Starts jobs on libjoblet's spawner threads (csrc/spawner.c), so the event loop never waits
+ * while a child builds its sandbox. The fds a spec names (log, cgroup, netns, …) must stay open
+ * until its promise settles.
+ */
+export class Spawner {
+  private readonly pending = new Map<number, { resolve: (p: SpawnedProcess) => void; reject: (e: Error) => void }>();
+  private nextToken = 1;
+
+  constructor(threads: number) {
+    void this.results(check(lib().symbols.joblet_spawner_start(threads), "spawner threads"));
   }
-  return { pid: out[0]!, pidfd: out[1]!, reportFd: out[2]! };
+
+  /** Resolves once the job's init runs; rejects (ErrnoError, libjoblet's message) on failures before clone. */
+  spawn(spec: SpawnSpec): Promise<SpawnedProcess> {
+    const buf = encodeSpec(spec);
+    const token = this.nextToken;
+    this.nextToken = (this.nextToken % 0xffff_fffe) + 1;
+    return new Promise((resolve, reject) => {
+      this.pending.set(token, { resolve, reject });
+      const rc = lib().symbols.joblet_spawn_submit(ptr(buf), buf.length, token);
+      if (rc < 0) {
+        this.pending.delete(token);
+        reject(new ErrnoError(-rc, `spawn: ${ERRNO_NAMES[-rc] ?? `errno ${-rc}`}`));
+      }
+    });
+  }
+
+  private async results(fd: number): Promise<void> {
+    let pending = Buffer.alloc(0);
+    for await (const chunk of Bun.file(fd).stream()) {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : Buffer.from(chunk);
+      while (pending.length >= SPAWN_RESULT_SIZE) {
+        const r = pending.subarray(0, SPAWN_RESULT_SIZE);
+        pending = pending.subarray(SPAWN_RESULT_SIZE);
+        const waiter = this.pending.get(r.readUInt32LE(0));
+        this.pending.delete(r.readUInt32LE(0));
+        const rc = r.readInt32LE(4);
+        if (rc < 0) {
+          const text = r.subarray(20);
+          const msg = text.subarray(0, Math.max(0, text.indexOf(0))).toString();
+          waiter?.reject(new ErrnoError(-rc, msg || `spawn failed: errno ${-rc}`));
+        } else waiter?.resolve({ pid: r.readInt32LE(8), pidfd: r.readInt32LE(12), reportFd: r.readInt32LE(16) });
+      }
+    }
+  }
 }
 
 /** Sends a signal through a pidfd; false if the process is already gone. */

@@ -211,7 +211,7 @@ describe("every RPC answers", () => {
       }
       (client as unknown as grpc.Client).close();
     }
-    expect(results).toHaveLength(26);
+    expect(results).toHaveLength(31); // Joblet API v2 and our WorkflowService
     const notBuilt = /NetworkService|VolumeService|RuntimeService|StreamSystemMetrics|JobTelematics/;
     for (const r of results) {
       if (notBuilt.test(r)) expect(r).toEndWith(" UNIMPLEMENTED");

@@ -57,7 +57,6 @@ describe("joblet --validate: the guide's server configurations", () => {
     expect(pending).toContain("volume: volumes");
     expect(pending).toContain("monitoring: monitoring and Prometheus metrics");
     expect(pending.map((l) => l.split(":")[0])).toEqual([
-      "joblet.maxConcurrentJobs",
       "joblet.isolation",
       "network",
       "volume",
@@ -248,12 +247,15 @@ describe("joblet --validate: environment", () => {
     expect(out.at(-1)).toBe("invalid: 3 problems");
   });
 
-  test("JOBLET_MAX_JOBS is listed as not implemented yet", () => {
+  test("JOBLET_MAX_JOBS sets joblet.maxConcurrentJobs; a bad value names the variable", () => {
     const file = join(tmp, "max-jobs.yml");
     writeFileSync(file, "server:\n  port: 50051\n");
     const r = validate(file, { env: { JOBLET_MAX_JOBS: "5" } });
     expect(r.code).toBe(0);
-    expect(pendingSection(r.stdout)).toEqual(["JOBLET_MAX_JOBS: concurrency limits"]);
+    expect(pendingSection(r.stdout)).toEqual([]);
+    const bad = validate(file, { env: { JOBLET_MAX_JOBS: "many" } });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout + bad.stderr).toContain("JOBLET_MAX_JOBS");
   });
 });
 

@@ -1,6 +1,6 @@
 // Starts the compiled daemon on a free loopback port with a throwaway configuration, and stops it
 // (by its pid) when the test is done.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,12 +76,15 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const port = (overrides.server?.port as number | undefined) ?? (await freePort());
   const httpPort: number = (overrides.server?.http_port as number | undefined) ?? (await freePort().then((p): Promise<number> | number => (p === port ? freePort() : p)));
   const auditPath = join(dir, "log", "audit.log");
+  // The daemon logs to a file, not to a pipe: a test blocked in spawnSync (rnx) does not read a
+  // pipe, and a daemon that logged more than the pipe holds meanwhile would stall on it.
+  const logFile = join(dir, "log", "daemon.log");
   const config = {
     version: "3.0",
     ...overrides,
     server: { address: "127.0.0.1", port, http_port: httpPort, nodeId: "11111111-2222-3333-4444-555555555555", ...overrides.server },
     security: { serverCert: pki.server.cert, serverKey: pki.server.key, caCert: pki.ca.cert, audit: { log_file: auditPath }, ...overrides.security },
-    logging: { level: "debug", outputs: [{ type: "stdout" }], ...overrides.logging },
+    logging: { level: "debug", outputs: [{ type: "file", path: logFile, format: "text", rotate: false }], ...overrides.logging },
     filesystem: { baseDir: join(dir, "jobs"), tmpDir: join(dir, "tmp"), ...overrides.filesystem },
     persist: { storage: { local: { logs: { directory: join(dir, "logs") }, metrics: { directory: join(dir, "metrics") } } }, ...overrides.persist },
     state: { local: { directory: join(dir, "state") }, ...overrides.state },
@@ -97,6 +100,8 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
   const collect = async (s: ReadableStream<Uint8Array>) => {
     for await (const chunk of s) out += Buffer.from(chunk).toString();
   };
+  let kept: string | undefined; // the log, once the directory is gone
+  const output = () => kept ?? `${existsSync(logFile) ? readFileSync(logFile, "utf8") : ""}${out}`;
   void collect(proc.stdout);
   void collect(proc.stderr);
   const deadline = Date.now() + 10_000;
@@ -104,8 +109,9 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     if (proc.exitCode !== null || Date.now() > deadline) {
       if (proc.exitCode === null) proc.kill("SIGKILL");
       await proc.exited;
+      const text = output();
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`daemon did not start (exit ${proc.exitCode}):\n${out}`);
+      throw new Error(`daemon did not start (exit ${proc.exitCode}):\n${text}`);
     }
     await Bun.sleep(20);
   }
@@ -121,10 +127,11 @@ export async function startDaemon(opts: DaemonOptions = {}): Promise<TestDaemon>
     configPath,
     auditPath,
     clients: writeClientConfigs(join(dir, "clients"), pki, address),
-    output: () => out,
+    output,
     async stop() {
       if (proc.exitCode === null) proc.kill("SIGTERM");
       const code = await proc.exited;
+      kept ??= output();
       rmSync(dir, { recursive: true, force: true });
       return code;
     },

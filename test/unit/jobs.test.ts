@@ -1,7 +1,7 @@
 // The job layer's pure parts: upload and request checks, mount planning, setup reports, the log
 // store's followers, and id resolution.
 import { afterAll, describe, expect, test } from "bun:test";
-import { closeSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeSpec, Tag, type SpawnSpec } from "../../src/ffi/spec";
@@ -149,8 +149,8 @@ describe("log store", () => {
 
   test("followers get everything from byte 0, then what is appended, and end when the log closes", async () => {
     const store = new LogStore(join(dir, "logs"), { chunkSize: 4 });
-    const log = store.create("job-a");
-    const fd = log.openForJob();
+    const { log, file } = await store.create("job-a");
+    const fd = file.fd;
     write(fd, "hello ");
     const early = (async () => {
       const parts: string[] = [];
@@ -159,7 +159,7 @@ describe("log store", () => {
     })();
     await Bun.sleep(20);
     write(fd, "world");
-    closeSync(fd);
+    await file.close();
     store.finished("job-a");
     expect(await early).toBe("hello world");
     let late = "";
@@ -175,7 +175,7 @@ describe("log store", () => {
     writeFileSync(path, "");
     // a poll far beyond the test's time limit: only inotify can wake the follower in time
     const log = new JobLog(path, 1024, false, 3_600_000);
-    const fd = log.openForJob();
+    const fd = openSync(path, "a");
     const it = log.follow()[Symbol.asyncIterator]();
     const first = it.next();
     await Bun.sleep(20);
@@ -189,9 +189,9 @@ describe("log store", () => {
   test("a stored log is history after the store is recreated (daemon restart)", async () => {
     const path = join(dir, "logs5");
     const first = new LogStore(path, { chunkSize: 3 });
-    const fd = first.create("job-e").openForJob();
-    write(fd, "kept across restarts");
-    closeSync(fd);
+    const { file } = await first.create("job-e");
+    write(file.fd, "kept across restarts");
+    await file.close();
     const second = new LogStore(path, { chunkSize: 3 });
     const log = second.get("job-e")!;
     expect(log.closed).toBe(true);
@@ -202,8 +202,8 @@ describe("log store", () => {
 
   test("a follower can be stopped while it waits", async () => {
     const store = new LogStore(join(dir, "logs3"), { chunkSize: 100 });
-    const log = store.create("job-c");
-    const fd = log.openForJob();
+    const { log, file } = await store.create("job-c");
+    const fd = file.fd;
     let stop = false;
     const it = (async () => {
       let n = 0;
@@ -215,7 +215,7 @@ describe("log store", () => {
     stop = true;
     write(fd, "d"); // wakes the follower, which sees the stop
     expect(await it).toBeGreaterThanOrEqual(3);
-    closeSync(fd);
+    await file.close();
     store.finished("job-c");
   });
 });

@@ -2,12 +2,12 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { WorkflowInfo, WorkflowJob, WorkflowServiceServer } from "../../gen/joblet";
 import type { Logger } from "../logging/logger";
-import type { WorkflowManager, WorkflowRecord } from "../workflows/workflow-manager";
+import { stepState, type WorkflowManager, type WorkflowRecord } from "../workflows/workflow-manager";
 import { unary } from "./calls";
 
 function info(workflows: WorkflowManager, wf: WorkflowRecord, includeYaml = false): WorkflowInfo {
-  const statuses = workflows.stepsOf(wf).map(({ job }) => job?.status);
-  const count = (...s: string[]) => statuses.filter((x) => x !== undefined && s.includes(x)).length;
+  const statuses: string[] = workflows.stepsOf(wf).map(({ step, job }) => stepState(step, job));
+  const count = (...s: string[]) => statuses.filter((x) => s.includes(x)).length;
   return {
     uuid: wf.uuid,
     workflow: wf.workflow,
@@ -27,17 +27,22 @@ function info(workflows: WorkflowManager, wf: WorkflowRecord, includeYaml = fals
 
 function steps(workflows: WorkflowManager, wf: WorkflowRecord): WorkflowJob[] {
   return workflows.stepsOf(wf).map(({ step, job }) => {
-    const waiting = !job || job.status === "PENDING" || job.status === "SCHEDULED";
+    const dependencies = step.requires.map((r) => `${r.job}: ${r.status}`);
+    // its job was deleted (rnx job delete, the retention sweep): how it ended is all that is left
+    if (!job) return { jobUuid: step.uuid, jobName: step.name, status: stepState(step, job), dependencies, startTime: "", endTime: "", exitCode: 0, failureReason: "", failureMessage: "its job has been deleted" };
+    // a job's record has a start time from its creation on; only one that ran has started
+    // (CANCELED: it never ran, whether its requirements could not hold or the workflow was canceled)
+    const ran = job.status !== "PENDING" && job.status !== "SCHEDULED" && job.status !== "CANCELED";
     return {
       jobUuid: step.uuid,
       jobName: step.name,
-      status: job?.status ?? "DELETED",
-      dependencies: step.requires.map((r) => `${r.job}: ${r.status}`),
-      startTime: waiting ? "" : job.startTime,
-      endTime: job?.endTime ?? "",
-      exitCode: job?.exitCode ?? 0,
-      failureReason: job?.failureReason ?? "",
-      failureMessage: job?.failureMessage ?? "",
+      status: job.status,
+      dependencies,
+      startTime: ran ? job.startTime : "",
+      endTime: job.endTime ?? "",
+      exitCode: job.exitCode ?? 0,
+      failureReason: job.failureReason ?? "",
+      failureMessage: job.failureMessage ?? "",
     };
   });
 }
@@ -58,8 +63,8 @@ export function workflowService(workflows: WorkflowManager, log: Logger): grpc.U
       return { uuid: wf.uuid, status: wf.status };
     }),
     deleteWorkflow: unary(log, (req) => {
-      const wf = workflows.delete(req.uuid);
-      return { uuid: wf.uuid, success: true, message: `deleted workflow ${wf.uuid} and its ${wf.steps.length} job${wf.steps.length === 1 ? "" : "s"}` };
+      const { workflow: wf, jobs } = workflows.delete(req.uuid);
+      return { uuid: wf.uuid, success: true, message: `deleted workflow ${wf.uuid} and its ${jobs} job${jobs === 1 ? "" : "s"}` };
     }),
   };
   return handlers;

@@ -4,7 +4,7 @@
 // sandbox, follows the process to its end (timeout, stop), records a truthful final state, and
 // cleans up. Recurring schedules are records that launch a new job each time they are due.
 import { randomUUID } from "node:crypto";
-import { closeSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import type { RunJobRequest } from "../../gen/joblet";
 import { parseCron } from "../../config/cron";
 import { ErrnoError } from "../../ffi/libjoblet";
@@ -198,6 +198,7 @@ export class JobManager {
 
   /** A held workflow step may run now: it starts when a slot is free (the queue bound does not apply). */
   releaseStep(uuid: string): void {
+    if (this.closing) return; // it stays held: the next start releases it
     const job = this.d.store.get(uuid);
     if (!job || job.status !== "PENDING" || !job.held) return;
     delete job.held;
@@ -275,6 +276,7 @@ export class JobManager {
 
   /** A job whose time has come, or a released workflow step: start it, or queue it for a slot. */
   private admit(job: JobRecord): void {
+    if (this.closing) return; // recorded as it is: the next start takes it up
     if (this.queue.tryStart()) {
       this.startDeferred(job);
       return;
@@ -367,34 +369,35 @@ export class JobManager {
   /** Starts the sandbox of a recorded job; resolves once it runs (or failed to start) with its record. */
   private async launch(job: JobRecord, secrets: Record<string, string>, received: number): Promise<JobRecord> {
     const uuid = job.uuid;
-    const log = this.d.logs.create(uuid);
     let settle!: (j: JobRecord) => void;
     const live: Live = { done: new Promise((r) => (settle = r)), stopRequested: false, timedOut: false, shutdown: false };
     this.live.set(uuid, live);
 
+    // every step waits off the event loop (file creation, the kernel's cgroup lock, the child
+    // building its sandbox), so many jobs start at once
     let proc: JobProcess;
+    let logFile: FileHandle | undefined;
     try {
+      logFile = (await this.d.logs.create(uuid)).file;
       const workspace = this.d.workspaces.path(uuid);
       const limits: JobLimits = { cpuPercent: job.maxCpu, cpuCores: job.cpuCores, memoryMb: job.maxMemory, ioBps: job.maxIoBps, pids: job.maxPids };
       // the job is in its cgroups before it runs anything: born in the v2 one, joining v1 first thing
-      live.cgroup = this.d.cgroups.create(uuid, limits, this.d.host.ioDevice);
+      const cgroup = (live.cgroup = await this.d.cgroups.create(uuid, limits, this.d.host.ioDevice));
       const spec = this.d.template.specFor({ uuid, argv: [job.command, ...job.args], env: { ...job.environment, ...secrets }, workspace, cwd: job.workDir });
-      const logFd = log.openForJob();
-      try {
-        const sandbox = { ...spec, cgroupProcs: live.cgroup.procsFiles, cgroupFd: live.cgroup.dirFd, logFd, logLimit: this.d.maxLogBytes };
-        proc = this.d.launcher.launch(sandbox, (e) => this.onEvent(job, e));
-      } finally {
-        closeSync(logFd); // the job's init holds it now
-      }
+      const sandbox = { ...spec, cgroupProcs: cgroup.procsFiles, cgroupFd: cgroup.dirFd, logFd: logFile.fd, logLimit: this.d.maxLogBytes };
+      proc = await this.d.launcher.launch(sandbox, (e) => this.onEvent(job, e));
     } catch (e) {
       const message = e instanceof ErrnoError || e instanceof Error ? e.message : String(e);
       this.d.log.error("job setup failed", { job: uuid, error: message });
       const failed = this.finish(job, live, { status: "FAILED", exitCode: -1, failureReason: "SETUP_FAILED", failureMessage: message });
       settle(failed);
       return failed;
+    } finally {
+      await logFile?.close(); // the job's init holds its own copy
     }
+    if (live.stopRequested) proc.signal("SIGTERM"); // asked while it was being set up
     live.proc = proc;
-    this.d.metrics?.watch(uuid, live.cgroup);
+    this.d.metrics?.watch(uuid, live.cgroup!);
     const failure = await proc.started;
     if (failure) {
       job.failureReason = failure.reason;

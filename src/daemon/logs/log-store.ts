@@ -5,6 +5,7 @@
 // the same bytes in the same order. Offsets are byte positions in the file, so a replay that
 // turns into a follow has no gap and no duplicate, and a client can resume exactly.
 import { closeSync, existsSync, fstatSync, openSync, readSync, watch, type FSWatcher } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { fileSize, JobFiles } from "../jobs/job-files";
 
 /** Followers re-check the file at least this often (inotify covers the rest). */
@@ -33,11 +34,6 @@ export class JobLog {
   /** True once the job's init has exited: the file will not grow any more. */
   get closed(): boolean {
     return this.ended;
-  }
-
-  /** Creates the file, empty, and returns a descriptor for the job's init (the only writer); the caller closes it once the job is spawned. */
-  openForJob(): number {
-    return openSync(this.path, "w", 0o600);
   }
 
   /** No more output will come: followers finish once they have read everything. */
@@ -121,11 +117,16 @@ export class LogStore {
     this.files = new JobFiles(dir, ".log");
   }
 
-  /** The log of a job that is about to start; its file is made by openForJob(). */
-  create(uuid: string): JobLog {
+  /**
+   * The log of a job that is about to start: its file, created empty (off the event loop: a file
+   * creation can wait behind the disk), and a handle for the job's init, the only writer, which
+   * the caller closes once the job is spawned.
+   */
+  async create(uuid: string): Promise<{ log: JobLog; file: FileHandle }> {
     const log = new JobLog(this.files.path(uuid), this.opts.chunkSize);
+    const file = await open(log.path, "w", 0o600);
     this.open.set(uuid, log);
-    return log;
+    return { log, file };
   }
 
   /** The job's log: the live one while the job runs, else the stored history (undefined if none). */

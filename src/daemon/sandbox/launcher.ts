@@ -113,12 +113,15 @@ async function readReports(fd: number, onRecord: (stage: number, errno: number, 
   }
 }
 
+/** Starts overlap on this many threads: the machine's cores, at most 4 (a start is mostly kernel waits). */
+const SPAWN_THREADS = Math.min(4, Math.max(2, navigator.hardwareConcurrency));
+
 export class Launcher {
   private readonly waiting = new Map<number, (status: number) => void>();
+  private readonly lifeline = ffi.lifeline();
+  private readonly spawner = new ffi.Spawner(SPAWN_THREADS);
 
   /** `netnsPool`: how many empty network namespaces to keep ready (0: create each at start). */
-  private readonly lifeline = ffi.lifeline();
-
   constructor(netnsPool = 0) {
     const fd = ffi.watchStart();
     void this.watch(fd);
@@ -142,14 +145,14 @@ export class Launcher {
     }
   }
 
-  /** Throws (ErrnoError) when the job could not even be cloned; setup failures come through
-   * `started`, log events through `onEvent`. */
-  launch(spec: Omit<SpawnSpec, "lifelineFd">, onEvent: (e: JobEvent) => void): JobProcess {
+  /** Rejects (ErrnoError) when the job could not even be cloned; setup failures come through
+   * `started`, log events through `onEvent`. The fds the spec names must stay open until it settles. */
+  async launch(spec: Omit<SpawnSpec, "lifelineFd">, onEvent: (e: JobEvent) => void): Promise<JobProcess> {
     // A new network namespace is the slowest part of a start: take a ready one from the pool.
     const netns = spec.namespaces & Namespace.NET && spec.netnsFd === undefined ? ffi.netnsTake() : undefined;
     let p: ffi.SpawnedProcess;
     try {
-      p = ffi.spawn({ ...spec, lifelineFd: this.lifeline, ...(netns === undefined ? {} : { netnsFd: netns }) });
+      p = await this.spawner.spawn({ ...spec, lifelineFd: this.lifeline, ...(netns === undefined ? {} : { netnsFd: netns }) });
     } finally {
       if (netns !== undefined) closeSync(netns); // the job's processes hold it now
     }

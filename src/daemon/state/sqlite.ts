@@ -4,8 +4,8 @@
 // delete goes to SQLite first (one statement, its own transaction, fsynced at commit) and then
 // to the copy, so the copy never holds anything the disk does not. Staged writes (stage()) are
 // the exception, by request: the copy takes them at once, and they are written together, in one
-// transaction, at the end of the event loop's turn (or before the next put, delete or close);
-// commit() tells when they are durable.
+// transaction, at the end of the event loop's turn, or a few milliseconds after the previous
+// commit (or before the next put, delete or close); commit() tells when they are durable.
 //
 // Opening is careful with what it finds: a file that is not a database, fails PRAGMA
 // quick_check, cannot be read, was written by a newer schema, or holds a row whose JSON does
@@ -31,6 +31,8 @@ const BUSY_TIMEOUT_MS = 5000;
 /** the WAL is cut back to this size after a checkpoint (it is reused, not grown forever) */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 const SQLITE_HEADER = Buffer.from("SQLite format 3\0", "latin1");
+/** Staged changes are committed at most once per this long: under load, more of them share each fsync. */
+const COMMIT_GAP_MS = 4;
 
 /** One schema step: MIGRATIONS[v] takes a database from version v to v + 1. */
 export type Migration = (db: Database) => void;
@@ -282,6 +284,7 @@ export class SqliteStateStore implements StateStore {
   private staged: { run: () => void; what: string }[] = [];
   private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private commitScheduled = false;
+  private lastCommit = 0;
   private closed = false;
   private readonly live = () => {
     if (this.closed) throw new StateError(`the state store ${this.file} is closed`, this.file);
@@ -375,6 +378,17 @@ export class SqliteStateStore implements StateStore {
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    const run = () => {
+      if (!this.closed) this.commitStaged();
+    };
+    const wait = this.lastCommit + COMMIT_GAP_MS - performance.now();
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
+  }
+
   /** Writes every staged change in one transaction (one fsync) and answers those waiting. */
   private commitStaged(): void {
     this.commitScheduled = false;
@@ -390,6 +404,7 @@ export class SqliteStateStore implements StateStore {
       this.db.transaction(() => {
         for (const op of batch) op.run();
       })();
+      this.lastCommit = performance.now();
     } catch (e) {
       const err = new StateError(`state database ${this.file}: could not write ${batch.length} staged change${batch.length === 1 ? "" : "s"} (${batch.slice(0, 3).map((b) => b.what).join(", ")}${batch.length > 3 ? ", …" : ""}): ${reasonOf(e)}`, this.file, { cause: e });
       for (const w of waiting) w.reject(err);
@@ -420,12 +435,7 @@ export class SqliteStateStore implements StateStore {
         stage: (uuid, json) => {
           const at = Date.now();
           this.staged.push({ run: () => upsert.run(uuid, json, at), what: `${name} ${uuid}` });
-          if (!this.commitScheduled) {
-            this.commitScheduled = true;
-            setImmediate(() => {
-              if (!this.closed) this.commitStaged();
-            });
-          }
+          this.scheduleCommit();
         },
         delete: (uuid) => {
           this.commitStaged();

@@ -4,6 +4,7 @@
 // whenever one changes, releases the steps that became ready and cancels those that can no
 // longer run (and so, in turn, their dependents).
 import { randomUUID } from "node:crypto";
+import { isMap, parseDocument, stringify } from "yaml";
 import { checkAvailability, parseWorkflowYaml, WorkflowError, type Requirement, type WorkflowJobSpec, type WorkflowSpec } from "../../config/workflow-schema";
 import type { FileUpload, RunJobRequest, RunWorkflowRequest } from "../../gen/joblet";
 import { ApiError, invalid, notFound, precondition } from "../errors";
@@ -11,12 +12,14 @@ import type { JobRecord } from "../jobs/job";
 import type { JobManager, Submission } from "../jobs/job-manager";
 import type { Logger } from "../logging/logger";
 import type { Table } from "../state/store";
-import { evaluate, isTerminal, workflowStatus, type JobState, type WorkflowState } from "./graph";
+import { evaluate, isTerminal, requirementMet, workflowStatus, type JobState, type WorkflowState } from "./graph";
 
 export interface WorkflowStep {
   name: string;
   uuid: string;
   requires: Requirement[];
+  /** how its job ended, once it has: kept should the job record be deleted before the workflow ends */
+  ended?: JobState;
 }
 
 export interface WorkflowRecord {
@@ -25,6 +28,7 @@ export interface WorkflowRecord {
   workflow: string;
   name: string;
   description: string;
+  /** the YAML as submitted, with its secret_environment values replaced (see redactSecrets) */
   yaml: string;
   status: WorkflowState;
   /** canceled by request (CancelWorkflow) */
@@ -49,6 +53,8 @@ export class WorkflowManager {
   /** workflows whose steps changed, evaluated once per turn of the event loop */
   private readonly dirty = new Set<string>();
   private readonly unwatch: () => void;
+  /** the daemon is stopping (see the constructor) */
+  private stopping = false;
 
   constructor(
     private readonly store: Table<WorkflowRecord>,
@@ -57,7 +63,11 @@ export class WorkflowManager {
     private readonly log: Logger,
   ) {
     this.unwatch = jobs.watch((job) => {
-      if (job.workflowUuid) this.touch(job.workflowUuid);
+      // Only JobManager.shutdown() ends a job DAEMON_SHUTDOWN: the daemon is stopping, and a step
+      // released now would start while it stops (and be killed with it). Nothing is released or
+      // canceled from then on; recover() at the next start carries every workflow on.
+      if (job.failureReason === "DAEMON_SHUTDOWN") this.stopping = true;
+      if (job.workflowUuid && !this.stopping) this.touch(job.workflowUuid);
     });
   }
 
@@ -74,12 +84,19 @@ export class WorkflowManager {
       if (e instanceof WorkflowError) throw invalid(`workflow ${req.workflow || "YAML"}:\n${e.problems.join("\n")}`);
       throw e;
     }
-    const problems = checkAvailability(spec, this.available());
+    const problems: string[] = [];
     if (req.totalJobs && req.totalJobs !== spec.jobs.length) problems.push(`total_jobs: the client counted ${req.totalJobs} jobs, the YAML has ${spec.jobs.length}`);
     const files = new Map<string, FileUpload>();
     for (const f of req.workflowFiles) files.set(f.path, f);
     const subs = new Map<string, Submission>();
+    const available = this.available();
     for (const job of spec.jobs) {
+      // a network, volume or runtime this server lacks: said once, by the field that names it
+      const lacking = checkAvailability({ ...spec, jobs: [job] }, available);
+      if (lacking.length) {
+        problems.push(...lacking);
+        continue;
+      }
       const missing = job.uploads.filter((p) => !files.has(p));
       if (missing.length) {
         problems.push(`jobs.${job.name}.uploads.files: ${missing.map((p) => JSON.stringify(p)).join(", ")} not sent (rnx workflow run sends every file the YAML names, relative to the YAML file)`);
@@ -95,20 +112,40 @@ export class WorkflowManager {
     if (problems.length) throw invalid(`workflow ${req.workflow || spec.name}:\n${problems.join("\n")}`);
 
     const uuid = randomUUID();
-    // the steps first: a crash before the workflow is recorded leaves held steps that recover() cancels
-    const steps = spec.jobs.map((job) => ({ name: job.name, uuid: this.jobs.submitStep(subs.get(job.name)!, { workflowUuid: uuid, name: job.name }).uuid, requires: job.requires }));
+    // the steps first: a crash before the workflow is recorded leaves held steps that recover()
+    // cancels; a failure here cancels those made so far at once
+    const steps: WorkflowStep[] = [];
+    const undo = (e: unknown): never => {
+      for (const s of steps) {
+        try {
+          this.jobs.cancel(s.uuid, `its workflow could not be started: ${(e as Error).message}`);
+        } catch {
+          // it ended already (its workspace could not be made)
+        }
+      }
+      throw e;
+    };
+    try {
+      for (const job of spec.jobs) steps.push({ name: job.name, uuid: this.jobs.submitStep(subs.get(job.name)!, { workflowUuid: uuid, name: job.name }).uuid, requires: job.requires });
+    } catch (e) {
+      undo(e);
+    }
     const wf: WorkflowRecord = {
       uuid,
       workflow: req.workflow,
       name: spec.name,
       description: spec.description,
-      yaml: req.yamlContent,
+      yaml: redactSecrets(req.yamlContent, spec),
       status: "PENDING",
       canceled: false,
       createdAt: new Date().toISOString(),
       steps,
     };
-    this.store.put(wf);
+    try {
+      this.store.put(wf);
+    } catch (e) {
+      undo(e);
+    }
     this.log.info("workflow started", { workflow: uuid, name: spec.name, jobs: steps.length });
     this.advance(wf);
     return this.store.get(uuid) ?? wf;
@@ -131,36 +168,56 @@ export class WorkflowManager {
     this.dirty.add(uuid);
     queueMicrotask(() => {
       this.dirty.delete(uuid);
-      const wf = this.store.get(uuid);
-      if (wf && !isWorkflowDone(wf.status)) this.advance(wf);
+      if (this.stopping) return;
+      try {
+        const wf = this.store.get(uuid);
+        if (wf && !isWorkflowDone(wf.status)) this.advance(wf);
+      } catch (e) {
+        // e.g. the state cannot be written (disk full): the next change of a step, or the next
+        // start (recover), evaluates the workflow again; the daemon carries on
+        this.log.error("workflow not advanced", { workflow: uuid, error: (e as Error).message });
+      }
     });
   }
 
   /** Releases the steps whose requirements hold, cancels those that can never run, and records the workflow's state. */
   private advance(wf: WorkflowRecord): void {
-    const records = new Map(wf.steps.map((s) => [s.name, this.jobs.get(s.uuid)]));
     const graph = wf.steps.map((s) => {
-      const job = records.get(s.name);
-      return { name: s.name, requires: s.requires, status: (job?.status ?? "CANCELED") as JobState, started: !job?.held };
+      const job = this.jobs.get(s.uuid);
+      return { name: s.name, requires: s.requires, status: stepState(s, job), started: !job?.held };
     });
     const { ready, impossible } = wf.canceled ? { ready: [], impossible: [] } : evaluate(graph);
     for (const name of impossible) {
       const step = wf.steps.find((s) => s.name === name)!;
+      // each requirement that cannot hold: one that ended otherwise, or one that is canceled now too
       const why = step.requires
-        .map((r) => ({ r, status: graph.find((g) => g.name === r.job)!.status }))
-        .filter(({ status }) => isTerminal(status))
-        .map(({ r, status }) => `${r.job} ended ${status}, required ${r.status}`)
+        .map((r) => {
+          const status = graph.find((g) => g.name === r.job)?.status ?? "CANCELED";
+          if (isTerminal(status)) return requirementMet(r, status) ? undefined : `${r.job} ended ${status}, required ${r.status}`;
+          return impossible.includes(r.job) && !requirementMet(r, "CANCELED") ? `${r.job} will never run (canceled), required ${r.status}` : undefined;
+        })
+        .filter((x) => x !== undefined)
         .join("; ");
       this.jobs.cancel(step.uuid, `a requirement can no longer hold: ${why || "a required job was canceled"}`);
     }
     for (const name of ready) this.jobs.releaseStep(wf.steps.find((s) => s.name === name)!.uuid);
 
-    const statuses = wf.steps.map((s) => (this.jobs.get(s.uuid)?.status ?? "CANCELED") as JobState);
+    // how each step ended is kept in the workflow too: a step's job may be deleted (rnx job
+    // delete, the retention sweep) while steps that require it still wait
+    let changed = false;
+    const statuses = wf.steps.map((s) => {
+      const state = stepState(s, this.jobs.get(s.uuid));
+      if (isTerminal(state) && s.ended !== state) {
+        s.ended = state;
+        changed = true;
+      }
+      return state;
+    });
     const status = workflowStatus(statuses, wf.canceled);
-    if (status === wf.status && wf.startedAt) return;
+    if (status === wf.status && wf.startedAt && !changed) return;
     const now = new Date().toISOString();
     if (status !== "PENDING" && !wf.startedAt) wf.startedAt = now;
-    if (isWorkflowDone(status)) wf.completedAt = now;
+    if (isWorkflowDone(status) && !wf.completedAt) wf.completedAt = now;
     if (status !== wf.status) this.log.info("workflow state", { workflow: wf.uuid, status });
     wf.status = status;
     this.store.put(wf);
@@ -209,18 +266,71 @@ export class WorkflowManager {
     return this.store.get(wf.uuid)!;
   }
 
-  /** A finished workflow, with its jobs and their logs. */
-  delete(id: string): WorkflowRecord {
+  /** A finished workflow, with its jobs and their logs; how many jobs were deleted with it. */
+  delete(id: string): { workflow: WorkflowRecord; jobs: number } {
     const wf = this.resolve(id);
     if (!isWorkflowDone(wf.status)) throw precondition(`workflow ${wf.uuid} is ${wf.status}; cancel it before deleting it`);
-    for (const { step, job } of this.stepsOf(wf)) if (job) this.jobs.delete(step.uuid);
+    let jobs = 0;
+    for (const { step, job } of this.stepsOf(wf)) {
+      if (!job) continue; // deleted before
+      this.jobs.delete(step.uuid);
+      jobs++;
+    }
     this.store.delete(wf.uuid);
-    return wf;
+    return { workflow: wf, jobs };
   }
+}
+
+/** A step's state: its job's, or, once that is deleted, how it ended (a job deleted before it ended can only have been CANCELED). */
+export function stepState(step: WorkflowStep, job: Readonly<JobRecord> | undefined): JobState {
+  return (job?.status as JobState | undefined) ?? step.ended ?? "CANCELED";
 }
 
 export function isWorkflowDone(s: WorkflowState): boolean {
   return s === "COMPLETED" || s === "FAILED" || s === "CANCELED";
+}
+
+const REDACTED = "<redacted>";
+
+/**
+ * The YAML to keep and show (GetWorkflowStatus include_yaml): secret_environment values must not
+ * be stored in clear (the steps keep them sealed) nor shown back. A YAML without secrets is kept
+ * byte for byte; otherwise each job's secret_environment becomes its names with a placeholder,
+ * comments and layout kept. Where that cannot be done faithfully (an anchor inside a secret
+ * mapping used elsewhere), the parsed file is written out again instead, with the same placeholders.
+ */
+export function redactSecrets(text: string, spec: WorkflowSpec): string {
+  const secrets = new Map(spec.jobs.filter((j) => Object.keys(j.secretEnvironment).length).map((j) => [j.name, Object.keys(j.secretEnvironment)]));
+  if (secrets.size === 0) return text;
+  const placeholders = (names: string[]) => Object.fromEntries(names.map((n) => [n, REDACTED]));
+  const expected = JSON.stringify(spec.jobs.map((j) => ({ ...j, secretEnvironment: placeholders(Object.keys(j.secretEnvironment)) })));
+  const faithful = (out: string): boolean => {
+    try {
+      return JSON.stringify(parseWorkflowYaml(out).jobs) === expected;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    const doc = parseDocument(text, { merge: true });
+    const jobs = doc.get("jobs", true);
+    if (isMap(jobs)) {
+      for (const pair of jobs.items) {
+        const names = secrets.get(String((pair.key as { value?: unknown } | null)?.value ?? pair.key));
+        if (names && isMap(pair.value)) pair.value.set("secret_environment", doc.createNode(placeholders(names)));
+      }
+    }
+    const out = doc.toString();
+    if (faithful(out)) return out;
+  } catch {
+    // below
+  }
+  const raw = parseDocument(text, { merge: true }).toJS() as { jobs: Record<string, Record<string, unknown>> };
+  for (const [name, names] of secrets) raw.jobs[name]!.secret_environment = placeholders(names);
+  const out = stringify(raw);
+  if (faithful(out)) return out;
+  // never keep a secret: the names alone
+  return stringify({ note: "the workflow YAML could not be kept without its secret values", jobs: spec.jobs.map((j) => j.name) });
 }
 
 /** A step as the RunJob request it amounts to; its uploads are the files it names. */

@@ -46,7 +46,7 @@ export interface CgroupDriver {
   /** for the start-up log: where job cgroups live and what can be enforced */
   describe(): string;
   /** creates the job's cgroups with its limits; `ioDevice` is "MAJ:MIN" of the workspace disk */
-  create(uuid: string, limits: JobLimits, ioDevice?: string): JobCgroup;
+  create(uuid: string, limits: JobLimits, ioDevice?: string): Promise<JobCgroup>;
   /** kills and removes job cgroups left by an earlier run; returns how many */
   cleanStale(): Promise<number>;
   /** at shutdown, once every job cgroup is gone: removes the daemon's own cgroup directories */

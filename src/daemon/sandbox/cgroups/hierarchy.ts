@@ -1,6 +1,7 @@
 // What this host's cgroups look like from the daemon: the mounted hierarchies (v1 per
 // controller, the unified v2 one), the daemon's own place in each, and small file helpers.
-import { readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export const CONTROLLERS = ["cpu", "memory", "io", "pids", "cpuset"] as const;
@@ -59,6 +60,15 @@ export function write(dir: string, file: string, value: string): void {
   }
 }
 
+/** write(), off the event loop: cgroup files take the kernel's cgroup lock, which other jobs' starts and ends hold. */
+export async function writeAsync(dir: string, file: string, value: string): Promise<void> {
+  try {
+    await writeFile(join(dir, file), value);
+  } catch (e) {
+    throw new Error(`cgroup ${join(dir, file)} <- "${value}": ${(e as Error).message}`);
+  }
+}
+
 /** "key value" lines (cpu.stat, memory.events, memory.oom_control) as numbers. */
 export function keyed(text: string | undefined): Map<string, number> {
   const out = new Map<string, number>();
@@ -85,12 +95,12 @@ export async function emptied(dir: string, timeoutMs: number): Promise<boolean> 
   }
 }
 
-/** rmdir, retried while the kernel still counts exiting tasks in it. */
+/** rmdir (off the event loop), retried while the kernel still counts exiting tasks in it. */
 export async function removeDir(dir: string, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
-      rmdirSync(dir);
+      await rmdir(dir);
       return;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

@@ -5,9 +5,10 @@
 // each before it runs anything. Each daemon has its own directory (joblet-<port>) in each hierarchy. Where a controller-less cgroup2 is mounted too, the job also
 // gets a cgroup there: it is born in it (CLONE_INTO_CGROUP), and cgroup.kill empties it.
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CgroupDriver, CgroupStats, JobCgroup, JobLimits } from "./driver";
-import { emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, type Controller, type Hierarchies } from "./hierarchy";
+import { emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, writeAsync, type Controller, type Hierarchies } from "./hierarchy";
 import { CPU_PERIOD_US } from "./v2";
 
 /** v1 hierarchy names and the limit controller each serves. */
@@ -83,7 +84,7 @@ export class CgroupV1Driver implements CgroupDriver {
     return [...this.roots.keys()].filter((h) => want.has(h));
   }
 
-  create(uuid: string, limits: JobLimits, ioDevice?: string): JobCgroup {
+  async create(uuid: string, limits: JobLimits, ioDevice?: string): Promise<JobCgroup> {
     const dirs = new Map<string, string>();
     const made: string[] = [];
     const dirOf = (name: string) => dirs.get(name)!;
@@ -92,35 +93,35 @@ export class CgroupV1Driver implements CgroupDriver {
         const root = this.roots.get(name)!;
         const dir = join(root, `job-${uuid}`);
         if (!made.includes(dir)) {
-          mkdirSync(dir);
+          await mkdir(dir);
           made.push(dir);
         }
         dirs.set(name, dir);
       }
       if (dirs.has("cpu")) {
-        write(dirOf("cpu"), "cpu.cfs_period_us", String(CPU_PERIOD_US));
-        if (limits.cpuPercent > 0) write(dirOf("cpu"), "cpu.cfs_quota_us", String(Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)));
+        await writeAsync(dirOf("cpu"), "cpu.cfs_period_us", String(CPU_PERIOD_US));
+        if (limits.cpuPercent > 0) await writeAsync(dirOf("cpu"), "cpu.cfs_quota_us", String(Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)));
       }
       if (dirs.has("cpuset")) {
         const cs = dirOf("cpuset");
-        write(cs, "cpuset.cpus", limits.cpuCores || read(join(cs, ".."), "cpuset.cpus"));
-        write(cs, "cpuset.mems", read(join(cs, ".."), "cpuset.mems"));
+        await writeAsync(cs, "cpuset.cpus", limits.cpuCores || read(join(cs, ".."), "cpuset.cpus"));
+        await writeAsync(cs, "cpuset.mems", read(join(cs, ".."), "cpuset.mems"));
       }
       if (dirs.has("memory") && limits.memoryMb > 0) {
         const m = dirOf("memory");
         const bytes = String(limits.memoryMb * 1024 * 1024);
-        write(m, "memory.limit_in_bytes", bytes);
-        if (existsSync(join(m, "memory.memsw.limit_in_bytes"))) write(m, "memory.memsw.limit_in_bytes", bytes); // no swap beyond it
+        await writeAsync(m, "memory.limit_in_bytes", bytes);
+        if (existsSync(join(m, "memory.memsw.limit_in_bytes"))) await writeAsync(m, "memory.memsw.limit_in_bytes", bytes); // no swap beyond it
       }
       if (dirs.has("blkio") && limits.ioBps > 0 && ioDevice) {
-        write(dirOf("blkio"), "blkio.throttle.read_bps_device", `${ioDevice} ${limits.ioBps}`);
-        write(dirOf("blkio"), "blkio.throttle.write_bps_device", `${ioDevice} ${limits.ioBps}`);
+        await writeAsync(dirOf("blkio"), "blkio.throttle.read_bps_device", `${ioDevice} ${limits.ioBps}`);
+        await writeAsync(dirOf("blkio"), "blkio.throttle.write_bps_device", `${ioDevice} ${limits.ioBps}`);
       }
-      if (dirs.has("pids") && limits.pids > 0) write(dirOf("pids"), "pids.max", String(limits.pids));
+      if (dirs.has("pids") && limits.pids > 0) await writeAsync(dirOf("pids"), "pids.max", String(limits.pids));
       let unified: string | undefined;
       if (this.unifiedRoot) {
         unified = join(this.unifiedRoot, `job-${uuid}`);
-        mkdirSync(unified);
+        await mkdir(unified);
         made.push(unified);
       }
       return new V1JobCgroup(dirs, [...new Set(made)], unified);

@@ -3,9 +3,10 @@
 // Job cgroups live in <daemon's cgroup>/joblet-<port>; the daemon moves itself into a "daemon" leaf
 // next to it when it is not in the root cgroup (v2 allows no processes beside child cgroups).
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CgroupDriver, CgroupStats, JobCgroup, JobLimits } from "./driver";
-import { CONTROLLERS, emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, type Controller } from "./hierarchy";
+import { CONTROLLERS, emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, writeAsync, type Controller } from "./hierarchy";
 
 export const CPU_PERIOD_US = 100_000;
 
@@ -52,21 +53,21 @@ export class CgroupV2Driver implements CgroupDriver {
     return `v2 (unified) in ${this.jobsRoot}: ${[...this.available].join(",") || "no controllers"}`;
   }
 
-  create(uuid: string, limits: JobLimits, ioDevice?: string): JobCgroup {
+  async create(uuid: string, limits: JobLimits, ioDevice?: string): Promise<JobCgroup> {
     const dir = join(this.jobsRoot, `job-${uuid}`);
-    mkdirSync(dir);
+    await mkdir(dir);
     try {
-      if (limits.cpuPercent > 0) write(dir, "cpu.max", `${Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)} ${CPU_PERIOD_US}`);
-      if (limits.cpuCores) write(dir, "cpuset.cpus", limits.cpuCores);
+      if (limits.cpuPercent > 0) await writeAsync(dir, "cpu.max", `${Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)} ${CPU_PERIOD_US}`);
+      if (limits.cpuCores) await writeAsync(dir, "cpuset.cpus", limits.cpuCores);
       if (limits.memoryMb > 0) {
         const bytes = limits.memoryMb * 1024 * 1024;
-        write(dir, "memory.max", String(bytes));
+        await writeAsync(dir, "memory.max", String(bytes));
         // No memory.high: without swap, a job held at 90% is throttled in reclaim for as long as it
         // keeps allocating (minutes in the VM test) instead of being OOM-killed at its limit.
-        if (existsSync(join(dir, "memory.swap.max"))) write(dir, "memory.swap.max", "0");
+        if (existsSync(join(dir, "memory.swap.max"))) await writeAsync(dir, "memory.swap.max", "0");
       }
-      if (limits.ioBps > 0 && ioDevice) write(dir, "io.max", `${ioDevice} rbps=${limits.ioBps} wbps=${limits.ioBps}`);
-      if (limits.pids > 0) write(dir, "pids.max", String(limits.pids));
+      if (limits.ioBps > 0 && ioDevice) await writeAsync(dir, "io.max", `${ioDevice} rbps=${limits.ioBps} wbps=${limits.ioBps}`);
+      if (limits.pids > 0) await writeAsync(dir, "pids.max", String(limits.pids));
     } catch (e) {
       void removeDir(dir);
       throw e;
