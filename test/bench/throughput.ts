@@ -256,11 +256,34 @@ try {
   const code = crashed ?? (await d.stop());
   if (crashed !== undefined) await d.stop(); // removes its directory
   if (process.env.DAEMON_LOG) writeFileSync(process.env.DAEMON_LOG, daemonLog());
-  report(hwm, code);
+  const baseline = await bwrapRate();
+  report(hwm, code, baseline);
   rmSync(logDir, { recursive: true, force: true });
 }
 
-function report(hwmKbAtEnd: number, exitCode: number): void {
+/**
+ * The same number of sandboxes (at most 1000) made by bubblewrap alone, <clients> at a time, on
+ * the same machine right after: the cost of the namespaces and mounts without a daemon, an API,
+ * state, logs or cgroups. Undefined when bwrap is not installed.
+ */
+async function bwrapRate(): Promise<number | undefined> {
+  const args = ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/", "/bin/true"];
+  if (Bun.spawnSync(["bwrap", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0) return undefined;
+  const total = Math.min(JOBS, 1000);
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (next++ < total) {
+        const code = await Bun.spawn(["bwrap", ...args], { stdout: "ignore", stderr: "ignore" }).exited;
+        if (code !== 0) throw new Error(`bwrap exited ${code}`);
+      }
+    }),
+  );
+  return total / ((performance.now() - t0) / 1000);
+}
+
+function report(hwmKbAtEnd: number, exitCode: number, bwrap: number | undefined): void {
   const mine = [...submitted.entries()];
   const lat = mine.filter(([u]) => ended.has(u)).map(([u, s]) => ended.get(u)!.at - s.t0);
   const completed = mine.filter(([u]) => ended.get(u)?.status === "COMPLETED").length;
@@ -283,6 +306,7 @@ function report(hwmKbAtEnd: number, exitCode: number): void {
   row("jobs failed (RPC error, not COMPLETED, not ended)", String(failed));
   row("wall time, first RunJob -> last job seen ended (s)", f(wall / 1000, 2));
   row("jobs completed per second", f(rate, 1));
+  if (bwrap) row(`bwrap /bin/true alone, ${CLIENTS} at a time (per second)`, `${f(bwrap, 1)} (joblet ${f(rate / bwrap, 2)}×)`);
   row("daemon RSS at start / peak, sampled 100 ms (MB)", `${f(rssStart / 1024)} / ${f(rssPeak / 1024)}`);
   row("daemon VmHWM at the end (MB)", f(hwmKbAtEnd / 1024));
   if (cpu0 && cpu1) {

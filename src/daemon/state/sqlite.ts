@@ -1,6 +1,10 @@
-// The `local` state backend: one SQLite database, <directory>/joblet.db, in WAL mode with
-// synchronous=FULL, so a put() or delete() that has returned survives the process being killed
-// and the machine losing power. Reads are served from an in-memory copy loaded at open; a put or
+// The `local` state backend: one SQLite database, <directory>/joblet.db, in WAL mode, and every
+// commit fsynced, so a put() or delete() that has returned survives the process being killed and
+// the machine losing power. SQLite runs with synchronous=NORMAL (it syncs the log at checkpoints,
+// keeping the database consistent) and the store fsyncs the write-ahead log itself after each
+// commit: at once for put() and delete(), off the event loop for staged writes, whose commit()
+// resolves only after that fsync. Together that is synchronous=FULL's guarantee, without the
+// event loop waiting for the disk while jobs start. Reads are served from an in-memory copy loaded at open; a put or
 // delete goes to SQLite first (one statement, its own transaction, fsynced at commit) and then
 // to the copy, so the copy never holds anything the disk does not. Staged writes (stage()) are
 // the exception, by request: the copy takes them at once, and they are written together, in one
@@ -19,7 +23,7 @@
 // the kernel when the process dies) for as long as the store is open, since the in-memory copy
 // assumes nobody else writes.
 import { Database, type Statement } from "bun:sqlite";
-import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { chmodSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileSize } from "../jobs/job-files";
 import type { JobRecord } from "../jobs/job";
@@ -55,7 +59,7 @@ export const MIGRATIONS: readonly Migration[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export interface SqliteOptions {
-  /** "full" (the default and the only durable choice); "normal" exists for the benchmark */
+  /** "full": every commit fsynced (the default and the only durable choice); "normal" (no fsync per commit) exists for the benchmark */
   synchronous?: "full" | "normal";
   /** the schema history; tests replace it to exercise the mechanism */
   migrations?: readonly Migration[];
@@ -285,6 +289,9 @@ export class SqliteStateStore implements StateStore {
   private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private commitScheduled = false;
   private lastCommit = 0;
+  /** the write-ahead log, opened at the first commit, for fsync; fsyncs in flight on it */
+  private walFd?: number;
+  private syncing = 0;
   private closed = false;
   private readonly live = () => {
     if (this.closed) throw new StateError(`the state store ${this.file} is closed`, this.file);
@@ -298,6 +305,8 @@ export class SqliteStateStore implements StateStore {
     private readonly db: Database,
     private readonly lock: Database,
     loaded: Loaded,
+    /** fsync the write-ahead log after every commit */
+    private readonly durable: boolean,
   ) {
     for (const [name, rows] of loaded) this.tables.set(name, this.makeTable(name, rows));
     this.jobs = this.table<JobRecord>("jobs");
@@ -340,7 +349,7 @@ export class SqliteStateStore implements StateStore {
     try {
       db = new Database(file, { readwrite: true, create: false, strict: true });
       db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      db.run(`PRAGMA synchronous = ${opts.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      db.run("PRAGMA synchronous = NORMAL"); // with "full", the store fsyncs each commit itself (see the top)
       const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
       if (mode !== "wal") throw new Error(`journal_mode is ${mode}, not wal`);
       db.run(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
@@ -349,7 +358,7 @@ export class SqliteStateStore implements StateStore {
       for (const f of [file, `${file}-wal`, `${file}-shm`]) {
         if (statSync(f, { throwIfNoEntry: false })) chmodSync(f, 0o600);
       }
-      return new SqliteStateStore(file, from, db, lock, tables);
+      return new SqliteStateStore(file, from, db, lock, tables, opts.synchronous !== "normal");
     } catch (e) {
       db?.close();
       if (e instanceof StateError) throw e;
@@ -400,17 +409,53 @@ export class SqliteStateStore implements StateStore {
       for (const w of waiting) w.resolve();
       return;
     }
+    const failed = (e: unknown) => {
+      const err = new StateError(`state database ${this.file}: could not write ${batch.length} staged change${batch.length === 1 ? "" : "s"} (${batch.slice(0, 3).map((b) => b.what).join(", ")}${batch.length > 3 ? ", …" : ""}): ${reasonOf(e)}`, this.file, { cause: e });
+      for (const w of waiting) w.reject(err);
+    };
     try {
       this.db.transaction(() => {
         for (const op of batch) op.run();
       })();
       this.lastCommit = performance.now();
     } catch (e) {
-      const err = new StateError(`state database ${this.file}: could not write ${batch.length} staged change${batch.length === 1 ? "" : "s"} (${batch.slice(0, 3).map((b) => b.what).join(", ")}${batch.length > 3 ? ", …" : ""}): ${reasonOf(e)}`, this.file, { cause: e });
-      for (const w of waiting) w.reject(err);
+      failed(e);
       return;
     }
-    for (const w of waiting) w.resolve();
+    if (!this.durable) {
+      for (const w of waiting) w.resolve();
+      return;
+    }
+    let fd: number;
+    try {
+      fd = this.wal();
+    } catch (e) {
+      failed(e);
+      return;
+    }
+    this.syncing++;
+    fsync(fd, (e) => {
+      if (--this.syncing === 0 && this.closed) closeSync(fd); // close() left it open for this fsync
+      if (e) failed(e);
+      else for (const w of waiting) w.resolve();
+    });
+  }
+
+  /** The write-ahead log's fd (SQLite keeps the file, the same inode, while the database is open). */
+  private wal(): number {
+    this.walFd ??= openSync(`${this.file}-wal`, constants.O_RDONLY);
+    return this.walFd;
+  }
+
+  /** A commit that has returned is on disk (put, delete). */
+  private syncNow(): void {
+    if (!this.durable) return;
+    try {
+      fsyncSync(this.wal());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // no log: nothing was written through it
+      throw new StateError(`state database ${this.file}: a change was written but could not be flushed to disk (${reasonOf(e)})`, this.file, { cause: e });
+    }
   }
 
   private makeTable(name: string, rows: Map<string, Keyed>): CachedTable<Keyed> {
@@ -431,6 +476,7 @@ export class SqliteStateStore implements StateStore {
           } catch (e) {
             throw failed("write", uuid, e);
           }
+          this.syncNow();
         },
         stage: (uuid, json) => {
           const at = Date.now();
@@ -444,6 +490,7 @@ export class SqliteStateStore implements StateStore {
           } catch (e) {
             throw failed("delete", uuid, e);
           }
+          this.syncNow();
         },
       },
       this.live,
@@ -468,12 +515,14 @@ export class SqliteStateStore implements StateStore {
     if (this.closed) return;
     this.commitStaged();
     this.closed = true;
+    this.syncNow(); // what close() committed is on disk when it returns
     try {
       this.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
     } catch {
       // busy (an outside reader): the log is checkpointed at the next open instead
     }
     for (const s of this.statements) s.finalize();
+    if (this.walFd !== undefined && this.syncing === 0) closeSync(this.walFd); // else the last fsync in flight closes it
     this.db.close();
     this.lock.close();
   }
