@@ -53,7 +53,7 @@ export class WorkflowManager {
   /** workflows whose steps changed, evaluated once per turn of the event loop */
   private readonly dirty = new Set<string>();
   private readonly unwatch: () => void;
-  /** the daemon is stopping (see the constructor) */
+  /** the daemon is stopping (close()) */
   private stopping = false;
 
   constructor(
@@ -63,15 +63,13 @@ export class WorkflowManager {
     private readonly log: Logger,
   ) {
     this.unwatch = jobs.watch((job) => {
-      // Only JobManager.shutdown() ends a job DAEMON_SHUTDOWN: the daemon is stopping, and a step
-      // released now would start while it stops (and be killed with it). Nothing is released or
-      // canceled from then on; recover() at the next start carries every workflow on.
-      if (job.failureReason === "DAEMON_SHUTDOWN") this.stopping = true;
       if (job.workflowUuid && !this.stopping) this.touch(job.workflowUuid);
     });
   }
 
+  /** The daemon stops: nothing is released or canceled from now on; recover() at the next start carries every workflow on. */
   close(): void {
+    this.stopping = true;
     this.unwatch();
   }
 
