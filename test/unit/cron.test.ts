@@ -3,17 +3,7 @@
 // puts it back, so other test files in the same run are not affected.
 import { describe, expect, test } from "bun:test";
 import { CronError, parseCron } from "../../src/config/cron";
-
-function inZone<T>(tz: string, fn: () => T): T {
-  const saved = process.env.TZ;
-  process.env.TZ = tz;
-  try {
-    return fn();
-  } finally {
-    if (saved === undefined) delete process.env.TZ;
-    else process.env.TZ = saved;
-  }
-}
+import { inZone } from "../helpers/zone";
 
 /** next(after) as an ISO instant, or undefined. */
 const nextOf = (expr: string, after: string, tz = "UTC") => inZone(tz, () => parseCron(expr).next(new Date(after))?.toISOString());
@@ -226,32 +216,17 @@ describe("parseCron", () => {
 });
 
 describe("a leading seconds field (6 fields, as robfig/cron and Quartz)", () => {
-  const at = (iso: string) => new Date(iso);
   test.each([
     ["*/2 * * * * *", "2026-11-28T10:00:00.000Z", "2026-11-28T10:00:02.000Z"],
     ["*/2 * * * * *", "2026-11-28T10:00:01.500Z", "2026-11-28T10:00:02.000Z"],
     ["*/2 * * * * *", "2026-11-28T10:00:58.000Z", "2026-11-28T10:01:00.000Z"],
     ["30 * * * * *", "2026-11-28T10:00:30.000Z", "2026-11-28T10:01:30.000Z"],
     ["0 0 12 * * *", "2026-11-28T10:00:00.000Z", "2026-11-28T12:00:00.000Z"],
-  ])("%s after %s → %s (UTC)", (expr, after, expected) => {
-    const tz = process.env.TZ;
-    process.env.TZ = "UTC";
-    try {
-      expect(parseCron(expr).next(at(after))?.toISOString()).toBe(expected);
-    } finally {
-      process.env.TZ = tz;
-    }
-  });
-
-  test("five fields run at second 0, strictly after the given time", () => {
-    const tz = process.env.TZ;
-    process.env.TZ = "UTC";
-    try {
-      expect(parseCron("* * * * *").next(at("2026-11-28T10:00:00.000Z"))?.toISOString()).toBe("2026-11-28T10:01:00.000Z");
-      expect(parseCron("* * * * *").next(at("2026-11-28T10:00:59.999Z"))?.toISOString()).toBe("2026-11-28T10:01:00.000Z");
-    } finally {
-      process.env.TZ = tz;
-    }
+    // five fields run at second 0, strictly after the given time
+    ["* * * * *", "2026-11-28T10:00:00.000Z", "2026-11-28T10:01:00.000Z"],
+    ["* * * * *", "2026-11-28T10:00:59.999Z", "2026-11-28T10:01:00.000Z"],
+  ])("%s after %s -> %s (UTC)", (expr, after, want) => {
+    expect(nextOf(expr, after)).toBe(want);
   });
 
   test("a bad seconds field is named", () => {

@@ -3,17 +3,7 @@
 // once, checked below) and put it back, so other test files in the same run are not affected.
 import { describe, expect, test } from "bun:test";
 import { formatRfc3339, parseRfc3339, parseScheduleSpec, ScheduleError } from "../../src/config/schedule";
-
-function inZone<T>(tz: string, fn: () => T): T {
-  const saved = process.env.TZ;
-  process.env.TZ = tz;
-  try {
-    return fn();
-  } finally {
-    if (saved === undefined) delete process.env.TZ;
-    else process.env.TZ = saved;
-  }
-}
+import { inZone } from "../helpers/zone";
 
 function refusal(spec: string): string {
   try {
