@@ -163,18 +163,12 @@ export class JobManager {
       return this.answer(job);
     }
     if (this.queue.tryStart()) {
-      // the hot path: the workspace is made off the event loop, so many jobs can start at once
+      // the hot path: the workspace is made off the event loop, beside the job's log and cgroups
       const job = this.record(sub, "INITIALIZING");
-      try {
-        const work = await this.d.workspaces.make(job.uuid);
+      const workspace = this.d.workspaces.make(job.uuid).then((work) => {
         if (checked.uploads.length) writeUploads(work, checked.uploads, this.d.template.user);
-      } catch (e) {
-        this.queue.release();
-        this.setupFailed(job, e);
-        this.pump();
-        return this.answer(job);
-      }
-      return this.answer(await this.launch(job, checked.secrets, received));
+      });
+      return this.answer(await this.launch(job, checked.secrets, received, workspace));
     }
     if (this.queue.full) {
       throw new ApiError("RESOURCE_EXHAUSTED", `${this.queue.active} jobs are running (joblet.maxConcurrentJobs) and ${this.queue.queued} are waiting (joblet.maxQueuedJobs); try again later`);
@@ -366,25 +360,29 @@ export class JobManager {
     this.timetable.at(schedule.uuid, next.getTime());
   }
 
-  /** Starts the sandbox of a recorded job; resolves once it runs (or failed to start) with its record. */
-  private async launch(job: JobRecord, secrets: Record<string, string>, received: number): Promise<JobRecord> {
+  /**
+   * Starts the sandbox of a recorded job (a slot is taken for it); resolves once it runs (or
+   * failed to start) with its record. `workspace` settles when the job's workspace is ready.
+   */
+  private async launch(job: JobRecord, secrets: Record<string, string>, received: number, workspace: Promise<void> = Promise.resolve()): Promise<JobRecord> {
     const uuid = job.uuid;
     let settle!: (j: JobRecord) => void;
     const live: Live = { done: new Promise((r) => (settle = r)), stopRequested: false, timedOut: false, shutdown: false };
     this.live.set(uuid, live);
 
-    // every step waits off the event loop (file creation, the kernel's cgroup lock, the child
-    // building its sandbox), so many jobs start at once
+    // Every step waits off the event loop (file creation, the kernel's cgroup lock, the child
+    // building its sandbox), and the workspace, log and cgroups are made at the same time.
     let proc: JobProcess;
     let logFile: FileHandle | undefined;
     try {
-      logFile = (await this.d.logs.create(uuid)).file;
-      const workspace = this.d.workspaces.path(uuid);
       const limits: JobLimits = { cpuPercent: job.maxCpu, cpuCores: job.cpuCores, memoryMb: job.maxMemory, ioBps: job.maxIoBps, pids: job.maxPids };
+      const [ready, log, cgroup] = await Promise.allSettled([workspace, this.d.logs.create(uuid), this.d.cgroups.create(uuid, limits, this.d.host.ioDevice)]);
+      if (log.status === "fulfilled") logFile = log.value.file;
+      if (cgroup.status === "fulfilled") live.cgroup = cgroup.value; // removed by finish() whatever else failed
+      for (const r of [ready, log, cgroup]) if (r.status === "rejected") throw r.reason;
+      const spec = this.d.template.specFor({ uuid, argv: [job.command, ...job.args], env: { ...job.environment, ...secrets }, workspace: this.d.workspaces.path(uuid), cwd: job.workDir });
       // the job is in its cgroups before it runs anything: born in the v2 one, joining v1 first thing
-      const cgroup = (live.cgroup = await this.d.cgroups.create(uuid, limits, this.d.host.ioDevice));
-      const spec = this.d.template.specFor({ uuid, argv: [job.command, ...job.args], env: { ...job.environment, ...secrets }, workspace, cwd: job.workDir });
-      const sandbox = { ...spec, cgroupProcs: cgroup.procsFiles, cgroupFd: cgroup.dirFd, logFd: logFile.fd, logLimit: this.d.maxLogBytes };
+      const sandbox = { ...spec, cgroupProcs: live.cgroup!.procsFiles, cgroupFd: live.cgroup!.dirFd, logFd: logFile!.fd, logLimit: this.d.maxLogBytes };
       proc = await this.d.launcher.launch(sandbox, (e) => this.onEvent(job, e));
     } catch (e) {
       const message = e instanceof ErrnoError || e instanceof Error ? e.message : String(e);

@@ -86,47 +86,48 @@ export class CgroupV1Driver implements CgroupDriver {
 
   async create(uuid: string, limits: JobLimits, ioDevice?: string): Promise<JobCgroup> {
     const dirs = new Map<string, string>();
-    const made: string[] = [];
-    const dirOf = (name: string) => dirs.get(name)!;
+    for (const name of this.needed(limits, this.accounting)) dirs.set(name, join(this.roots.get(name)!, `job-${uuid}`));
+    const unified = this.unifiedRoot ? join(this.unifiedRoot, `job-${uuid}`) : undefined;
+    const all = [...new Set([...dirs.values(), ...(unified ? [unified] : [])])];
+    // Each step waits for the kernel's cgroup lock: every directory at once, then every
+    // controller's settings at once (in order within a controller).
+    const made = await Promise.allSettled(all.map((d) => mkdir(d)));
+    const created = all.filter((_, i) => made[i]!.status === "fulfilled");
     try {
-      for (const name of this.needed(limits, this.accounting)) {
-        const root = this.roots.get(name)!;
-        const dir = join(root, `job-${uuid}`);
-        if (!made.includes(dir)) {
-          await mkdir(dir);
-          made.push(dir);
-        }
-        dirs.set(name, dir);
+      const failure = made.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failure) throw failure.reason;
+      const settings: (() => Promise<void>)[] = [];
+      const cpu = dirs.get("cpu");
+      if (cpu) {
+        settings.push(async () => {
+          await writeAsync(cpu, "cpu.cfs_period_us", String(CPU_PERIOD_US));
+          if (limits.cpuPercent > 0) await writeAsync(cpu, "cpu.cfs_quota_us", String(Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)));
+        });
       }
-      if (dirs.has("cpu")) {
-        await writeAsync(dirOf("cpu"), "cpu.cfs_period_us", String(CPU_PERIOD_US));
-        if (limits.cpuPercent > 0) await writeAsync(dirOf("cpu"), "cpu.cfs_quota_us", String(Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)));
+      const cs = dirs.get("cpuset");
+      if (cs) {
+        settings.push(() => writeAsync(cs, "cpuset.cpus", limits.cpuCores || read(join(cs, ".."), "cpuset.cpus")));
+        settings.push(() => writeAsync(cs, "cpuset.mems", read(join(cs, ".."), "cpuset.mems")));
       }
-      if (dirs.has("cpuset")) {
-        const cs = dirOf("cpuset");
-        await writeAsync(cs, "cpuset.cpus", limits.cpuCores || read(join(cs, ".."), "cpuset.cpus"));
-        await writeAsync(cs, "cpuset.mems", read(join(cs, ".."), "cpuset.mems"));
-      }
-      if (dirs.has("memory") && limits.memoryMb > 0) {
-        const m = dirOf("memory");
+      const m = dirs.get("memory");
+      if (m && limits.memoryMb > 0) {
         const bytes = String(limits.memoryMb * 1024 * 1024);
-        await writeAsync(m, "memory.limit_in_bytes", bytes);
-        if (existsSync(join(m, "memory.memsw.limit_in_bytes"))) await writeAsync(m, "memory.memsw.limit_in_bytes", bytes); // no swap beyond it
+        settings.push(async () => {
+          await writeAsync(m, "memory.limit_in_bytes", bytes);
+          if (existsSync(join(m, "memory.memsw.limit_in_bytes"))) await writeAsync(m, "memory.memsw.limit_in_bytes", bytes); // no swap beyond it
+        });
       }
-      if (dirs.has("blkio") && limits.ioBps > 0 && ioDevice) {
-        await writeAsync(dirOf("blkio"), "blkio.throttle.read_bps_device", `${ioDevice} ${limits.ioBps}`);
-        await writeAsync(dirOf("blkio"), "blkio.throttle.write_bps_device", `${ioDevice} ${limits.ioBps}`);
+      const blkio = dirs.get("blkio");
+      if (blkio && limits.ioBps > 0 && ioDevice) {
+        settings.push(() => writeAsync(blkio, "blkio.throttle.read_bps_device", `${ioDevice} ${limits.ioBps}`));
+        settings.push(() => writeAsync(blkio, "blkio.throttle.write_bps_device", `${ioDevice} ${limits.ioBps}`));
       }
-      if (dirs.has("pids") && limits.pids > 0) await writeAsync(dirOf("pids"), "pids.max", String(limits.pids));
-      let unified: string | undefined;
-      if (this.unifiedRoot) {
-        unified = join(this.unifiedRoot, `job-${uuid}`);
-        await mkdir(unified);
-        made.push(unified);
-      }
-      return new V1JobCgroup(dirs, [...new Set(made)], unified);
+      const pids = dirs.get("pids");
+      if (pids && limits.pids > 0) settings.push(() => writeAsync(pids, "pids.max", String(limits.pids)));
+      await Promise.all(settings.map((set) => set()));
+      return new V1JobCgroup(dirs, all, unified);
     } catch (e) {
-      for (const d of made.reverse()) void removeDir(d);
+      for (const d of created.reverse()) void removeDir(d);
       throw e;
     }
   }

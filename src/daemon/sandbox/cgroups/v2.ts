@@ -56,21 +56,22 @@ export class CgroupV2Driver implements CgroupDriver {
   async create(uuid: string, limits: JobLimits, ioDevice?: string): Promise<JobCgroup> {
     const dir = join(this.jobsRoot, `job-${uuid}`);
     await mkdir(dir);
-    try {
-      if (limits.cpuPercent > 0) await writeAsync(dir, "cpu.max", `${Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)} ${CPU_PERIOD_US}`);
-      if (limits.cpuCores) await writeAsync(dir, "cpuset.cpus", limits.cpuCores);
-      if (limits.memoryMb > 0) {
-        const bytes = limits.memoryMb * 1024 * 1024;
-        await writeAsync(dir, "memory.max", String(bytes));
-        // No memory.high: without swap, a job held at 90% is throttled in reclaim for as long as it
-        // keeps allocating (minutes in the VM test) instead of being OOM-killed at its limit.
-        if (existsSync(join(dir, "memory.swap.max"))) await writeAsync(dir, "memory.swap.max", "0");
-      }
-      if (limits.ioBps > 0 && ioDevice) await writeAsync(dir, "io.max", `${ioDevice} rbps=${limits.ioBps} wbps=${limits.ioBps}`);
-      if (limits.pids > 0) await writeAsync(dir, "pids.max", String(limits.pids));
-    } catch (e) {
+    // the settings at once: each write waits for the kernel's cgroup lock
+    const settings: Promise<void>[] = [];
+    if (limits.cpuPercent > 0) settings.push(writeAsync(dir, "cpu.max", `${Math.round((limits.cpuPercent * CPU_PERIOD_US) / 100)} ${CPU_PERIOD_US}`));
+    if (limits.cpuCores) settings.push(writeAsync(dir, "cpuset.cpus", limits.cpuCores));
+    if (limits.memoryMb > 0) {
+      settings.push(writeAsync(dir, "memory.max", String(limits.memoryMb * 1024 * 1024)));
+      // No memory.high: without swap, a job held at 90% is throttled in reclaim for as long as it
+      // keeps allocating (minutes in the VM test) instead of being OOM-killed at its limit.
+      if (existsSync(join(dir, "memory.swap.max"))) settings.push(writeAsync(dir, "memory.swap.max", "0"));
+    }
+    if (limits.ioBps > 0 && ioDevice) settings.push(writeAsync(dir, "io.max", `${ioDevice} rbps=${limits.ioBps} wbps=${limits.ioBps}`));
+    if (limits.pids > 0) settings.push(writeAsync(dir, "pids.max", String(limits.pids)));
+    const failure = (await Promise.allSettled(settings)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) {
       void removeDir(dir);
-      throw e;
+      throw failure.reason;
     }
     return new V2JobCgroup(dir);
   }
