@@ -432,7 +432,7 @@ export class JobManager {
     let reason: FailureReason | undefined = job.failureReason;
     let message = job.failureMessage;
     let final: JobRecord["status"] = status === 0 && !reason ? "COMPLETED" : "FAILED";
-    const oom = live.cgroup?.oomKilled() ?? false;
+    const oom = (await live.cgroup?.oomKilled()) ?? false;
     if (oom && !live.stopRequested && !live.shutdown) {
       final = "FAILED";
       reason = "OOM_KILLED";
@@ -456,7 +456,7 @@ export class JobManager {
     Object.assign(job, end, { endTime: new Date().toISOString() });
     delete job.sealedSecrets;
     delete job.held;
-    this.d.metrics?.unwatch(job.uuid); // one last sample before the cgroup goes
+    const sampled = this.d.metrics?.unwatch(job.uuid) ?? Promise.resolve(); // one last sample before the cgroup goes
     this.save(job); // the final state is visible before followers see the end of the log
     this.d.logs.finished(job.uuid);
     if (live) {
@@ -464,7 +464,8 @@ export class JobManager {
       this.queue.release();
       this.pump();
     }
-    if (live?.cgroup) this.track(live.cgroup.remove().catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message })));
+    const cgroup = live?.cgroup;
+    if (cgroup) this.track(sampled.then(() => cgroup.remove()).catch((e: Error) => this.d.log.warn("job cgroup not removed", { job: job.uuid, error: e.message })));
     this.release(job);
     this.d.log.info("job ended", { job: job.uuid, status: job.status, exitCode: job.exitCode, reason: job.failureReason });
     return job;

@@ -59,6 +59,15 @@ export class MetricsStore {
     this.feed(uuid);
   }
 
+  /** history() of the job waits for `pending` too (a sample being taken, then appended). */
+  hold(uuid: string, pending: Promise<unknown>): void {
+    const held = Promise.all([this.writes.get(uuid), pending]).then(() => undefined);
+    this.writes.set(uuid, held);
+    void held.then(() => {
+      if (this.writes.get(uuid) === held) this.writes.delete(uuid);
+    });
+  }
+
   /**
    * Stores a sample (off the event loop: a file write can wait behind the disk's journal) and
    * hands it to live followers at once. Writes to one job's file are chained, so they land in order.
@@ -146,26 +155,30 @@ export class MetricsSampler {
     this.timer ??= setInterval(() => this.sampleAll(), this.intervalMs);
   }
 
-  /** One last sample, then the job's feed ends. */
-  unwatch(uuid: string): void {
+  /** One last sample, then the job's feed ends; resolves when that sample is taken (the cgroup may go then). */
+  async unwatch(uuid: string): Promise<void> {
     const w = this.watched.get(uuid);
-    if (w) this.sample(uuid, w);
     this.watched.delete(uuid);
-    this.store.close(uuid);
     if (this.watched.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+    if (w) {
+      const last = this.sample(uuid, w);
+      this.store.hold(uuid, last); // a history asked for once the job has ended includes it
+      await last;
+    }
+    this.store.close(uuid);
   }
 
   private sampleAll(): void {
-    for (const [uuid, w] of this.watched) this.sample(uuid, w);
+    for (const [uuid, w] of this.watched) void this.sample(uuid, w);
   }
 
-  private sample(uuid: string, w: Watched): void {
+  private async sample(uuid: string, w: Watched): Promise<void> {
     let stats;
     try {
-      stats = w.cgroup.stats();
+      stats = await w.cgroup.stats();
     } catch {
       return; // the cgroup is going away
     }

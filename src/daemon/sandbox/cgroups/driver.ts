@@ -30,9 +30,10 @@ export interface JobCgroup {
   readonly procsFiles: string[];
   /** an O_DIRECTORY fd of its cgroup2 directory: the job is born there (CLONE_INTO_CGROUP) */
   readonly dirFd?: number;
-  stats(): CgroupStats;
+  /** read off the event loop: each file waits for the kernel, which other jobs keep busy */
+  stats(): Promise<CgroupStats>;
   /** true once the kernel OOM-killed a process of the job */
-  oomKilled(): boolean;
+  oomKilled(): Promise<boolean>;
   /** kills every process in the job's cgroups */
   kill(): void;
   /** removes the job's cgroups (they must be empty) and closes dirFd */

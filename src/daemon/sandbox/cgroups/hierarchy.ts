@@ -1,7 +1,7 @@
 // What this host's cgroups look like from the daemon: the mounted hierarchies (v1 per
 // controller, the unified v2 one), the daemon's own place in each, and small file helpers.
 import { readFileSync, writeFileSync } from "node:fs";
-import { rmdir, writeFile } from "node:fs/promises";
+import { readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export const CONTROLLERS = ["cpu", "memory", "io", "pids", "cpuset"] as const;
@@ -47,6 +47,15 @@ export function read(dir: string, file: string): string {
 export function readOptional(dir: string, file: string): string | undefined {
   try {
     return read(dir, file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** readOptional(), off the event loop. */
+export async function readOptionalAsync(dir: string, file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(join(dir, file), "utf8")).trim();
   } catch {
     return undefined;
   }

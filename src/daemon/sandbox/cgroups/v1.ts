@@ -8,7 +8,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync } fr
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CgroupDriver, CgroupStats, JobCgroup, JobLimits } from "./driver";
-import { emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, writeAsync, type Controller, type Hierarchies } from "./hierarchy";
+import { emptied, keyed, read, readOptional, readOptionalAsync, removeDir, STALE_GRACE_MS, write, writeAsync, type Controller, type Hierarchies } from "./hierarchy";
 import { CPU_PERIOD_US } from "./v2";
 
 /** v1 hierarchy names and the limit controller each serves. */
@@ -191,26 +191,33 @@ class V1JobCgroup implements JobCgroup {
     if (unified) this.dirFd = openSync(unified, constants.O_RDONLY | constants.O_DIRECTORY);
   }
 
-  private file(name: string, file: string): string | undefined {
+  private file(name: string, file: string): Promise<string | undefined> {
     const d = this.dirs.get(name);
-    return d ? readOptional(d, file) : undefined;
+    return d ? readOptionalAsync(d, file) : Promise.resolve(undefined);
   }
 
-  stats(): CgroupStats {
-    const limit = Number(this.file("memory", "memory.limit_in_bytes") ?? 0);
-    const io = blkioBytes(this.file("blkio", "blkio.throttle.io_service_bytes"));
+  async stats(): Promise<CgroupStats> {
+    const [limitText, ioText, cpu, memory, pids] = await Promise.all([
+      this.file("memory", "memory.limit_in_bytes"),
+      this.file("blkio", "blkio.throttle.io_service_bytes"),
+      this.file("cpuacct", "cpuacct.usage"),
+      this.file("memory", "memory.usage_in_bytes"),
+      this.file("pids", "pids.current"),
+    ]);
+    const limit = Number(limitText ?? 0);
+    const io = blkioBytes(ioText);
     return {
-      cpuNs: Number(this.file("cpuacct", "cpuacct.usage") ?? 0),
-      memoryBytes: Number(this.file("memory", "memory.usage_in_bytes") ?? 0),
+      cpuNs: Number(cpu ?? 0),
+      memoryBytes: Number(memory ?? 0),
       memoryLimit: limit >= 2 ** 62 ? 0 : limit, // "unlimited" is a huge page-aligned number in v1
       ioReadBytes: io.read,
       ioWriteBytes: io.write,
-      pids: Number(this.file("pids", "pids.current") ?? 0),
+      pids: Number(pids ?? 0),
     };
   }
 
-  oomKilled(): boolean {
-    return (keyed(this.file("memory", "memory.oom_control")).get("oom_kill") ?? 0) > 0;
+  async oomKilled(): Promise<boolean> {
+    return (keyed(await this.file("memory", "memory.oom_control")).get("oom_kill") ?? 0) > 0;
   }
 
   kill(): void {
@@ -223,7 +230,8 @@ class V1JobCgroup implements JobCgroup {
 
   async remove(): Promise<void> {
     if (this.dirFd !== undefined) closeSync(this.dirFd);
-    for (const d of this.all) if (readOptional(d, "cgroup.procs")) killAll(d);
+    const procs = await Promise.all(this.all.map((d) => readOptionalAsync(d, "cgroup.procs")));
+    this.all.forEach((d, i) => procs[i] && killAll(d));
     await Promise.all(this.all.map((d) => removeDir(d)));
   }
 }

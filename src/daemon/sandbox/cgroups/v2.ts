@@ -6,7 +6,7 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, wri
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { CgroupDriver, CgroupStats, JobCgroup, JobLimits } from "./driver";
-import { CONTROLLERS, emptied, keyed, read, readOptional, removeDir, STALE_GRACE_MS, write, writeAsync, type Controller } from "./hierarchy";
+import { CONTROLLERS, emptied, keyed, read, readOptional, readOptionalAsync, removeDir, STALE_GRACE_MS, write, writeAsync, type Controller } from "./hierarchy";
 
 export const CPU_PERIOD_US = 100_000;
 
@@ -117,21 +117,21 @@ class V2JobCgroup implements JobCgroup {
     this.dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   }
 
-  stats(): CgroupStats {
-    const max = readOptional(this.dir, "memory.max");
-    const io = ioBytes(readOptional(this.dir, "io.stat"));
+  async stats(): Promise<CgroupStats> {
+    const [max, ioStat, cpu, memory, pids] = await Promise.all(["memory.max", "io.stat", "cpu.stat", "memory.current", "pids.current"].map((f) => readOptionalAsync(this.dir, f)));
+    const io = ioBytes(ioStat);
     return {
-      cpuNs: (keyed(readOptional(this.dir, "cpu.stat")).get("usage_usec") ?? 0) * 1000,
-      memoryBytes: Number(readOptional(this.dir, "memory.current") ?? 0),
+      cpuNs: (keyed(cpu).get("usage_usec") ?? 0) * 1000,
+      memoryBytes: Number(memory ?? 0),
       memoryLimit: max && max !== "max" ? Number(max) : 0,
       ioReadBytes: io.read,
       ioWriteBytes: io.write,
-      pids: Number(readOptional(this.dir, "pids.current") ?? 0),
+      pids: Number(pids ?? 0),
     };
   }
 
-  oomKilled(): boolean {
-    return (keyed(readOptional(this.dir, "memory.events")).get("oom_kill") ?? 0) > 0;
+  async oomKilled(): Promise<boolean> {
+    return (keyed(await readOptionalAsync(this.dir, "memory.events")).get("oom_kill") ?? 0) > 0;
   }
 
   kill(): void {
@@ -140,7 +140,7 @@ class V2JobCgroup implements JobCgroup {
 
   async remove(): Promise<void> {
     closeSync(this.dirFd);
-    if (read(this.dir, "cgroup.procs")) this.kill();
+    if (await readOptionalAsync(this.dir, "cgroup.procs")) this.kill();
     await removeDir(this.dir);
   }
 }
