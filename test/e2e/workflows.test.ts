@@ -414,6 +414,36 @@ describe("one slot (joblet.maxConcurrentJobs: 1, maxQueuedJobs: 1)", () => {
   }, 30_000);
 });
 
+describe("retention", () => {
+  test("a running workflow keeps its finished steps past persist.retention; once it ends, they go like any job", async () => {
+    const short = await startDaemon({ config: { persist: { retention: { max_age: "1s", max_size: "0", interval: "1s" } } } });
+    const wf = workflowClient(short.address, short.pki.ca.cert, short.pki.clients.admin);
+    const jc = jobClient(short.address, short.pki.ca.cert, short.pki.clients.admin);
+    try {
+      const r = await call(wf.runWorkflow, wf, runRequest({ yamlContent: yaml({ jobs: { a: sh("echo a"), b: { ...sh("sleep 4"), requires: [req("a", "COMPLETED")] } } }) }));
+      if (isError(r)) throw new Error(r.details);
+      const a = (await stepsIn(wf, r.workflowUuid)).a!;
+      await until("a to end", async () => (await stepsIn(wf, r.workflowUuid)).a!.status === "COMPLETED");
+      await Bun.sleep(2500); // older than max_age, with sweeps every second
+      expect((await jobUuids(jc)).includes(a.jobUuid)).toBe(true);
+      expect((await logOf(a.jobUuid, jc))).toBe("a\n");
+      expect((await wfEnded(r.workflowUuid, wf)).workflow!.status).toBe("COMPLETED");
+      await until("the finished workflow's steps to be swept", async () => !(await jobUuids(jc)).includes(a.jobUuid), 10_000);
+    } finally {
+      wf.close();
+      jc.close();
+      await short.stop();
+    }
+  }, 30_000);
+});
+
+/** A workflow's steps by name, through `client`. */
+const stepsIn = async (client: WorkflowServiceClient, uuid: string) => {
+  const s = await call(client.getWorkflowStatus, client, { uuid, includeYaml: false });
+  if (isError(s)) throw new Error(`${uuid}: ${s.details}`);
+  return byName(s);
+};
+
 describe("output", () => {
   test("rnx workflow list, status --detail and --json; short prefixes", async () => {
     const as = (...a: string[]) => rnx(["--config", d.clients.admin, "workflow", ...a]);

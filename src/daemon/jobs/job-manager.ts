@@ -567,9 +567,11 @@ export class JobManager {
   /** Removes finished jobs (record, log, metrics, workspace) beyond persist.retention; returns how many. */
   sweep(now = Date.now()): number {
     const { maxAgeMs, maxBytes } = this.d.retention;
-    const done = this.d.store
-      .scan()
-      .filter((j) => TERMINAL.has(j.status))
+    const all = this.d.store.scan();
+    // a workflow still running keeps its finished steps: its status and its user still need them
+    const busy = new Set(all.filter((j) => j.workflowUuid && !TERMINAL.has(j.status)).map((j) => j.workflowUuid));
+    const done = all
+      .filter((j) => TERMINAL.has(j.status) && !(j.workflowUuid && busy.has(j.workflowUuid)))
       .sort((a, b) => (a.endTime ?? a.startTime).localeCompare(b.endTime ?? b.startTime)); // oldest first
     const gone: Readonly<JobRecord>[] = [];
     let total = 0;
