@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, jobEnded, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
+import { reportFigures } from "../helpers/bench-report";
 import { followLog, shaOfMb, writeMb } from "../helpers/follow";
 
 function arg(name: string, def: number): number {
@@ -117,6 +118,7 @@ try {
   row(`${FAN_JOBS} × ${FAN_MB} MB, 3 followers each, byte-exact`, `${results.length - fanBad} of ${results.length}`, `${((FAN_JOBS * FAN_MB * 3) / (fanMs / 1000)).toFixed(0)} MB/s delivered in total`);
   row("  daemon peak RSS meanwhile", `${mb(fanPeakKb)} MB`);
   console.log(`\n${failures === 0 ? "no failures" : `${failures} FAILURES`}`);
+  reportFigures("scale", { jobs: JOBS, running, completed, peakRssMb: peakKb / 1024, perJobKb, fdsPerJob: (allRunningFds - restFds) / Math.max(running, 1), followMBs: LOG_MB / (followMs / 1000), fanExact: results.length - fanBad, fanTotal: results.length, failures });
 } finally {
   client.close();
   await d.stop();

@@ -7,6 +7,7 @@
 // Run: ./node_modules/.bin/bun test/bench/start.ts [runs]   (needs bubblewrap: apt-get install bubblewrap)
 import { jobClient, call, isError, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
+import { BWRAP, installed, reportFigures, timeRuns, UNSHARE } from "../helpers/bench-report";
 
 const RUNS = Number(process.argv[2] ?? 500);
 
@@ -71,18 +72,10 @@ for (const m of d.output().matchAll(/job started job=(\S+) .*startMs=([\d.]+)/g)
   if (k) starts[k].push(Number(m[2]));
 }
 
-const bwrapArgs = ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/", "/bin/true"];
-const bwrap: number[] = [];
-const haveBwrap = Bun.spawnSync(["bwrap", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
-if (haveBwrap) {
-  for (let i = 0; i < 20; i++) Bun.spawnSync(["bwrap", ...bwrapArgs]);
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    const p = Bun.spawnSync(["bwrap", ...bwrapArgs]);
-    bwrap.push(performance.now() - t0);
-    if (p.exitCode !== 0) throw new Error("bwrap failed");
-  }
-}
+const haveBwrap = installed(BWRAP);
+const bwrap = haveBwrap ? timeRuns(BWRAP, RUNS) : [];
+const haveUnshare = installed(UNSHARE);
+const unshare = haveUnshare ? timeRuns(UNSHARE, RUNS) : [];
 
 const row = (name: string, xs: number[]) => {
   const s = stats(xs);
@@ -96,6 +89,7 @@ console.log(row("client: RunJob round trip (mTLS)", rpc));
 console.log(row("client: submit -> completed (RunJob + log end)", total));
 if (haveBwrap) console.log(row("bwrap --unshare-all /bin/true (spawn -> exit)", bwrap));
 else console.log("bwrap: not installed (apt-get install bubblewrap) — comparison skipped");
+if (haveUnshare) console.log(row("unshare --pid --mount --uts --ipc --net /bin/true", unshare));
 const s = stats(starts.plain);
 const extra = stats(starts.limited).p50 - s.p50;
 console.log(`target cgroup limits add <= 2 ms p50: ${extra <= 2 ? "met" : "NOT met"} (${extra.toFixed(2)} ms)`);
@@ -104,3 +98,15 @@ if (haveBwrap) {
   const ratio = stats(total).p50 / stats(bwrap).p50;
   console.log(`target submit->completed <= 2x bwrap (p50): ${ratio <= 2 ? "met" : "NOT met"} (${ratio.toFixed(2)}x)`);
 }
+reportFigures("start", {
+  execP50: s.p50,
+  execP99: s.p99,
+  limitedP50: stats(starts.limited).p50,
+  rpcP50: stats(rpc).p50,
+  submitP50: stats(total).p50,
+  submitP99: stats(total).p99,
+  bwrapP50: haveBwrap ? stats(bwrap).p50 : undefined,
+  bwrapP99: haveBwrap ? stats(bwrap).p99 : undefined,
+  unshareP50: haveUnshare ? stats(unshare).p50 : undefined,
+  unshareP99: haveUnshare ? stats(unshare).p99 : undefined,
+});

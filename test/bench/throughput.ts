@@ -30,6 +30,7 @@ import { TERMINAL, type JobStatus } from "../../src/daemon/jobs/job";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
+import { BWRAP, installed, rateOf, reportFigures, UNSHARE } from "../helpers/bench-report";
 
 function arg(name: string, def: number): number {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -256,34 +257,24 @@ try {
   const code = crashed ?? (await d.stop());
   if (crashed !== undefined) await d.stop(); // removes its directory
   if (process.env.DAEMON_LOG) writeFileSync(process.env.DAEMON_LOG, daemonLog());
-  const baseline = await bwrapRate();
-  report(hwm, code, baseline);
+  report(hwm, code, await baselines());
   rmSync(logDir, { recursive: true, force: true });
 }
 
 /**
- * The same number of sandboxes (at most 1000) made by bubblewrap alone, <clients> at a time, on
- * the same machine right after: the cost of the namespaces and mounts without a daemon, an API,
- * state, logs or cgroups. Undefined when bwrap is not installed.
+ * The same number of sandboxes (at most 1000) made by bubblewrap alone and by plain unshare,
+ * <clients> at a time, on the same machine right after: the cost of the namespaces and mounts
+ * without a daemon, an API, state, logs or cgroups. Undefined when the tool is not installed.
  */
-async function bwrapRate(): Promise<number | undefined> {
-  const args = ["--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/", "/bin/true"];
-  if (Bun.spawnSync(["bwrap", "--version"], { stdout: "ignore", stderr: "ignore" }).exitCode !== 0) return undefined;
+async function baselines(): Promise<{ bwrap?: number; unshare?: number }> {
   const total = Math.min(JOBS, 1000);
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (next++ < total) {
-        const code = await Bun.spawn(["bwrap", ...args], { stdout: "ignore", stderr: "ignore" }).exited;
-        if (code !== 0) throw new Error(`bwrap exited ${code}`);
-      }
-    }),
-  );
-  return total / ((performance.now() - t0) / 1000);
+  return {
+    bwrap: installed(BWRAP) ? await rateOf(BWRAP, total, CLIENTS) : undefined,
+    unshare: installed(UNSHARE) ? await rateOf(UNSHARE, total, CLIENTS) : undefined,
+  };
 }
 
-function report(hwmKbAtEnd: number, exitCode: number, bwrap: number | undefined): void {
+function report(hwmKbAtEnd: number, exitCode: number, base: { bwrap?: number; unshare?: number }): void {
   const mine = [...submitted.entries()];
   const lat = mine.filter(([u]) => ended.has(u)).map(([u, s]) => ended.get(u)!.at - s.t0);
   const completed = mine.filter(([u]) => ended.get(u)?.status === "COMPLETED").length;
@@ -306,7 +297,8 @@ function report(hwmKbAtEnd: number, exitCode: number, bwrap: number | undefined)
   row("jobs failed (RPC error, not COMPLETED, not ended)", String(failed));
   row("wall time, first RunJob -> last job seen ended (s)", f(wall / 1000, 2));
   row("jobs completed per second", f(rate, 1));
-  if (bwrap) row(`bwrap /bin/true alone, ${CLIENTS} at a time (per second)`, `${f(bwrap, 1)} (joblet ${f(rate / bwrap, 2)}×)`);
+  if (base.bwrap) row(`bwrap /bin/true alone, ${CLIENTS} at a time (per second)`, `${f(base.bwrap, 1)} (joblet ${f(rate / base.bwrap, 2)}×)`);
+  if (base.unshare) row(`unshare /bin/true alone, ${CLIENTS} at a time (per s)`, `${f(base.unshare, 1)} (joblet ${f(rate / base.unshare, 2)}×)`);
   row("daemon RSS at start / peak, sampled 100 ms (MB)", `${f(rssStart / 1024)} / ${f(rssPeak / 1024)}`);
   row("daemon VmHWM at the end (MB)", f(hwmKbAtEnd / 1024));
   if (cpu0 && cpu1) {
@@ -335,6 +327,7 @@ function report(hwmKbAtEnd: number, exitCode: number, bwrap: number | undefined)
   const noted = out.split("\n").filter((l) => / (WARN|ERROR) /.test(l));
   if (noted.length) console.log(`\ndaemon log: ${noted.length} WARN/ERROR lines, first ones:\n  ${noted.slice(0, 5).join("\n  ")}`);
   const met = rate >= TARGET_RATE && failed === 0;
+  reportFigures("throughput", { rate, failed, p50: q(lat, 50), p99: q(lat, 99), bwrapRate: base.bwrap, unshareRate: base.unshare, peakRssMb: rssPeak / 1024 });
   console.log(`\ntarget ≥ ${TARGET_RATE} jobs/s on this 2-core machine with 0 failures: ${met ? "met" : "NOT met"} (${f(rate)} jobs/s, ${failed} failed)`);
   if (crashed !== undefined) {
     console.log(`\nthe daemon CRASHED (exit ${crashed}); its log's last lines:\n${out.split("\n").slice(-20).join("\n")}`);
