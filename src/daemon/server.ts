@@ -1,10 +1,12 @@
 // The daemon: a grpc-js server with mutual TLS, the auth interceptor and every service.
 import * as grpc from "@grpc/grpc-js";
+import type { EventEmitter } from "node:events";
+import type { ServerHttp2Session } from "node:http2";
 import { createServer } from "node:net";
-import type { TLSSocket } from "node:tls";
 import type { ServerConfig } from "../config/load";
 import type { AuditLog } from "./auth/audit";
-import { auditHandshakeRefusal, authInterceptor, peerOf } from "./auth/interceptor";
+import { guardHandshakes, HANDSHAKE_TIMEOUT_MS } from "./auth/handshake-guard";
+import { authInterceptor, peerOf } from "./auth/interceptor";
 import { roleNamed } from "./auth/rbac";
 import { registerServices, type ServiceContext } from "./grpc/services";
 import { MutualTlsCredentials } from "./grpc/tls";
@@ -43,7 +45,7 @@ export class JobletServer {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${bindError(err)}`)) : resolve(p))),
     );
-    auditHandshakeFailures(server, audit, log.child("auth"));
+    guardConnections(server, audit, log.child("auth"));
     log.info("listening", { address: config.server.address, port, minTls: config.server.tls.min_version, nodeId: config.server.nodeId });
     return new JobletServer(server, port, log);
   }
@@ -65,17 +67,30 @@ export class JobletServer {
 }
 
 /**
- * TLS handshakes refused before any RPC (no client certificate, another CA, expired, old TLS)
- * never reach the interceptor; grpc-js keeps its http2 servers private, so listen on them here.
+ * Connections before their first RPC never reach the interceptor; grpc-js keeps its http2 servers
+ * private, so watch them here: a TLS handshake must finish in time and refusals are audited
+ * (auth/handshake-guard.ts), and a connection that completed TLS must send the HTTP/2 preface
+ * (with its SETTINGS) within HANDSHAKE_TIMEOUT_MS too. After that, grpc-js's keepalive pings
+ * (server.keepalive) close connections whose peer has gone.
  */
-function auditHandshakeFailures(server: grpc.Server, audit: AuditLog, log: Logger): void {
-  const http2Servers = (server as unknown as { http2Servers?: Map<import("node:events").EventEmitter, unknown> }).http2Servers;
+function guardConnections(server: grpc.Server, audit: AuditLog, log: Logger): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
   if (!http2Servers) {
-    log.warn("cannot observe TLS handshake failures with this grpc-js version; they will not be audited");
+    log.warn("cannot observe connections with this grpc-js version: TLS handshake failures will not be audited nor timed out");
     return;
   }
   for (const http2Server of http2Servers.keys()) {
-    http2Server.on("tlsClientError", (err: Error & { code?: string }, socket: TLSSocket) => auditHandshakeRefusal({ audit, log }, err, peerOf(socket)));
+    guardHandshakes(http2Server, { audit, log }, "grpc");
+    http2Server.on("session", (session: ServerHttp2Session) => {
+      const peer = peerOf(session.socket);
+      const timer = setTimeout(() => {
+        log.info("connection closed: no HTTP/2 preface", { peer, timeoutMs: HANDSHAKE_TIMEOUT_MS });
+        session.destroy();
+      }, HANDSHAKE_TIMEOUT_MS);
+      const settled = () => clearTimeout(timer);
+      session.once("remoteSettings", settled);
+      session.once("close", settled);
+    });
   }
 }
 

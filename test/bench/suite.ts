@@ -1,4 +1,4 @@
-// Every headline benchmark in one run, then one summary table with the targets and the ratios to
+// Every headline benchmark and pressure run in one go, then one summary table with the targets and the ratios to
 // bubblewrap and plain unshare measured in the same run (`npm run bench`). Each benchmark prints
 // its own full table as it goes; the summary is read from the figures they report (BENCH_JSON).
 // Run: npm run bench   (or ./node_modules/.bin/bun test/bench/suite.ts [--quick])
@@ -17,14 +17,18 @@ const runs: [string, string[]][] = [
   ["start.ts", [quick ? "100" : "500"]],
   ["throughput.ts", quick ? ["--jobs=500"] : ["--jobs=2000"]],
   ["scale.ts", quick ? ["--jobs=200", "--secs=10", "--logMB=256", "--fanJobs=20", "--fanMB=10"] : []],
+  ["crash.ts", quick ? ["--jobs=200", "--logMB=256"] : []],
 ];
 
 let failed = false;
+const exits = new Map<string, number>();
 try {
   for (const [script, args] of runs) {
     console.log(`\n=== ${script} ${args.join(" ")}\n`);
     const p = Bun.spawn([BUN, join(here, script), ...args], { stdout: "inherit", stderr: "inherit", env: { ...process.env, BENCH_JSON: figuresFile } });
-    if ((await p.exited) !== 0) {
+    const code = await p.exited;
+    exits.set(script, code);
+    if (code !== 0) {
       failed = true;
       console.log(`(${script} exited with an error)`);
     }
@@ -61,6 +65,7 @@ function summary(f: Map<string, Record<string, number>>): void {
     ["scale: one log followed live, MB/s, byte-exact", n(scale.followMBs, 0), "", "", "", `≥ 200 MB/s: ${verdict(scale.followMBs === undefined ? undefined : scale.followMBs >= 200)}`],
     ["scale: followers byte-exact (3 per job)", scale.fanTotal === undefined ? "-" : `${scale.fanExact} of ${scale.fanTotal}`, "", "", "", "all"],
   ];
+  for (const [script, code] of exits) rows.push([`${script}: its own checks`, code === 0 ? "passed" : `FAILED (exit ${code})`, "", "", "", ""]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\n=== summary (one run, this machine)\n`);
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  "));

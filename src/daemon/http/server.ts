@@ -12,7 +12,8 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { ServerConfig } from "../../config/load";
 import { type AuditLog, who } from "../auth/audit";
 import { identityFromCertificate } from "../auth/identity";
-import { auditDecision, auditHandshakeRefusal, peerOf } from "../auth/interceptor";
+import { DEFAULT_HANDSHAKE_LIMITS, guardHandshakes } from "../auth/handshake-guard";
+import { auditDecision, peerOf } from "../auth/interceptor";
 import { authorize, roleNamed, type Role } from "../auth/rbac";
 import { ApiError } from "../errors";
 import { bindError, hostPort } from "../server";
@@ -22,18 +23,19 @@ import { EventStream, type StreamTiming } from "./sse";
 
 /** Event streams open at once (each holds a connection and, for logs, an open file). */
 const MAX_STREAMS = 256;
-/** TLS connections at once; more are closed right after the handshake. */
+/** TLS connections at once; more are closed right after the handshake. (Connections still in
+ * their handshake are limited and timed out by auth/handshake-guard.ts.) */
 const MAX_CONNECTIONS = 512;
-/** A TLS handshake must finish within this. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface EndpointTiming extends StreamTiming {
   /** a connection must send a complete request within this (idle keep-alive connections close after it) */
   requestMs: number;
+  /** a TLS handshake must finish within this (default: HANDSHAKE_TIMEOUT_MS) */
+  handshakeMs?: number;
 }
 
-export const DEFAULT_TIMING: EndpointTiming = { heartbeatMs: 15_000, stallMs: 60_000, requestMs: 10_000 };
+export const DEFAULT_TIMING: EndpointTiming = { heartbeatMs: 15_000, stallMs: 60_000, requestMs: 10_000, handshakeMs: DEFAULT_HANDSHAKE_LIMITS.timeoutMs };
 
 
 export class HttpsEndpoint {
@@ -88,16 +90,14 @@ export class HttpsEndpoint {
         rejectUnauthorized: true, // … and refuse the handshake without a valid one
         minVersion: server.tls.min_version === "1.3" ? "TLSv1.3" : "TLSv1.2",
         ALPNProtocols: ["http/1.1"],
-        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        // no handshakeTimeout: Bun ignores it; the guard below times handshakes out
       },
       (socket) => this.accept(socket),
     );
-    // the peer, noted at connect: a refused socket may have lost its address by the time it is reported
-    const peers = new WeakMap<object, string>();
-    this.tls.on("connection", (socket: TLSSocket) => peers.set(socket, peerOf(socket)));
-    this.tls.on("tlsClientError", (err: Error & { code?: string }, socket?: TLSSocket) =>
-      auditHandshakeRefusal({ audit: this.audit, log: this.log }, err, (socket && peers.get(socket)) ?? peerOf(socket)),
-    );
+    guardHandshakes(this.tls, { audit: this.audit, log: this.log }, "https", {
+      ...DEFAULT_HANDSHAKE_LIMITS,
+      timeoutMs: this.timing.handshakeMs ?? DEFAULT_HANDSHAKE_LIMITS.timeoutMs,
+    });
     const where = hostPort(server.address, server.http_port);
     await new Promise<void>((resolve, reject) => {
       const failed = (e: Error) => reject(new Error(`cannot listen on ${where} (server.http_port): ${bindError(e)}`));
