@@ -70,6 +70,8 @@ interface Live {
   /** settles when the final state is recorded */
   done: Promise<JobRecord>;
   stopRequested: boolean;
+  /** kill() ran: SIGKILL is due to every process of the job, including one still being set up */
+  killed: boolean;
   timedOut: boolean;
   shutdown: boolean;
   killTimer?: ReturnType<typeof setTimeout>;
@@ -367,7 +369,7 @@ export class JobManager {
   private async launch(job: JobRecord, secrets: Record<string, string>, received: number, workspace: Promise<void> = Promise.resolve()): Promise<JobRecord> {
     const uuid = job.uuid;
     let settle!: (j: JobRecord) => void;
-    const live: Live = { done: new Promise((r) => (settle = r)), stopRequested: false, timedOut: false, shutdown: false };
+    const live: Live = { done: new Promise((r) => (settle = r)), stopRequested: false, killed: false, timedOut: false, shutdown: false };
     this.live.set(uuid, live);
 
     // Every step waits off the event loop (file creation, the kernel's cgroup lock, the child
@@ -393,8 +395,11 @@ export class JobManager {
     } finally {
       await logFile?.close(); // the job's init holds its own copy
     }
-    if (live.stopRequested) proc.signal("SIGTERM"); // asked while it was being set up
     live.proc = proc;
+    // asked while it was being set up: a grace period that already ran out (the job's start took
+    // longer than joblet.cleanupTimeout) killed nothing, since there was no process yet
+    if (live.killed) this.kill(live);
+    else if (live.stopRequested) proc.signal("SIGTERM");
     this.d.metrics?.watch(uuid, live.cgroup!);
     const failure = await proc.started;
     if (failure) {
@@ -654,6 +659,7 @@ export class JobManager {
 
   /** Everything of the job at once: its init (and so its pid namespace) and its cgroups. */
   private kill(live: Live): void {
+    live.killed = true;
     live.proc?.signal("SIGKILL");
     try {
       live.cgroup?.kill();

@@ -22,6 +22,8 @@ export class JobLog {
     ended = false,
     /** the fallback re-check of waiting followers */
     private readonly pollMs = POLL_MS,
+    /** settles once the file exists (or could not be created): followers wait for it */
+    private readonly created: Promise<unknown> = Promise.resolve(),
   ) {
     this.ended = ended;
   }
@@ -76,6 +78,7 @@ export class JobLog {
    * `stop()` says so. Each chunk has `headroom` free bytes before it in its buffer (room for a
    * message header, so the chunk is never copied). */
   async *follow(offset = 0, stop: () => boolean = () => false, headroom = 0): AsyncGenerator<Uint8Array> {
+    await this.created.catch(() => undefined); // a job still being set up: its file is on its way
     let fd: number;
     try {
       fd = openSync(this.path, "r");
@@ -120,13 +123,16 @@ export class LogStore {
   /**
    * The log of a job that is about to start: its file, created empty (off the event loop: a file
    * creation can wait behind the disk), and a handle for the job's init, the only writer, which
-   * the caller closes once the job is spawned.
+   * the caller closes once the job is spawned. The log is the job's live one from this call on,
+   * before its file exists: a follower that comes meanwhile waits for the file and reads the job's
+   * output as it comes (rather than finding no log, or an empty file taken for a finished one).
    */
-  async create(uuid: string): Promise<{ log: JobLog; file: FileHandle }> {
-    const log = new JobLog(this.files.path(uuid), this.opts.chunkSize);
-    const file = await open(log.path, "w", 0o600);
+  create(uuid: string): Promise<{ log: JobLog; file: FileHandle }> {
+    const path = this.files.path(uuid);
+    const file = open(path, "w", 0o600);
+    const log = new JobLog(path, this.opts.chunkSize, false, undefined, file);
     this.open.set(uuid, log);
-    return { log, file };
+    return file.then((f) => ({ log, file: f }));
   }
 
   /** The job's log: the live one while the job runs, else the stored history (undefined if none). */
