@@ -2,7 +2,7 @@
 // bubblewrap and plain unshare measured in the same run (`npm run bench`). Each benchmark prints
 // its own full table as it goes; the summary is read from the figures they report (BENCH_JSON).
 // Run: npm run bench   (or ./node_modules/.bin/bun test/bench/suite.ts [--quick])
-//   --quick: smaller counts (a few minutes instead of about fifteen)
+//   --quick: smaller counts (about five minutes instead of about half an hour)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,8 @@ const runs: [string, string[]][] = [
   ["throughput.ts", quick ? ["--jobs=500"] : ["--jobs=2000"]],
   ["scale.ts", quick ? ["--jobs=200", "--secs=10", "--logMB=256", "--fanJobs=20", "--fanMB=10"] : []],
   ["crash.ts", quick ? ["--jobs=200", "--logMB=256"] : []],
+  ["soak.ts", quick ? ["--jobs=1000"] : []],
+  ["abuse.ts", quick ? ["--conns=200", "--slow=100", "--streams=50", "--samples=30"] : []],
 ];
 
 let failed = false;
