@@ -30,7 +30,7 @@ import { HANDSHAKE_TIMEOUT_MS } from "../../src/daemon/auth/handshake-guard";
 import { DEFAULT_TIMING } from "../../src/daemon/http/server";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import type { CertBundle } from "../../src/pki/authority";
-import { reportFigures } from "../helpers/bench-report";
+import { numberArg, reportFigures } from "../helpers/bench-report";
 import { call, isError, jobClient, jobEnded, runRequest } from "../helpers/client";
 import { startDaemon, type TestDaemon } from "../helpers/daemon";
 import type { TestPki } from "../helpers/pki";
@@ -467,13 +467,6 @@ function startSampler(d: TestDaemon, min: number): { count(): number; stop(): Pr
 
 const q = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]! : NaN);
 
-function arg(name: string, def: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a ? Number(a.slice(name.length + 3)) : def;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer, got ${a}`);
-  return v;
-}
-
 interface PhaseRow {
   phase: string;
   abuse: string;
@@ -486,10 +479,10 @@ interface PhaseRow {
 }
 
 async function benchMain(): Promise<void> {
-  const CONNS = arg("conns", 1000);
-  const SLOW = arg("slow", 600);
-  const STREAMS = arg("streams", 300);
-  const SAMPLES = arg("samples", 100);
+  const CONNS = numberArg("conns", 1000);
+  const SLOW = numberArg("slow", 600);
+  const STREAMS = numberArg("streams", 300);
+  const SAMPLES = numberArg("samples", 100);
 
   const d = await startDaemon({ config: { telemetry: { metrics_interval: "1s" }, logging: { level: "info" } } });
   const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);

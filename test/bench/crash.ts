@@ -2,15 +2,10 @@
 // writes <logMB> MB to its log. Prints what the restart found against what durable state promises.
 // Run: ./node_modules/.bin/bun test/bench/crash.ts [--jobs=1000] [--logMB=1024]
 import { killWhileLogging, killWithJobsRunning } from "../helpers/crash";
+import { numberArg } from "../helpers/bench-report";
 
-function arg(name: string, def: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a ? Number(a.slice(name.length + 3)) : def;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer, got ${a}`);
-  return v;
-}
-const JOBS = arg("jobs", 1000);
-const LOG_MB = arg("logMB", 1024);
+const JOBS = numberArg("jobs", 1000);
+const LOG_MB = numberArg("logMB", 1024);
 
 const row = (name: string, value: string, want = "") => console.log(`${name.padEnd(52)} ${value.padStart(12)}  ${want}`);
 const jobs = await killWithJobsRunning(JOBS);

@@ -11,20 +11,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, jobEnded, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
-import { reportFigures } from "../helpers/bench-report";
+import { numberArg, reportFigures } from "../helpers/bench-report";
 import { followLog, shaOfMb, writeMb } from "../helpers/follow";
 
-function arg(name: string, def: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a ? Number(a.slice(name.length + 3)) : def;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer, got ${a}`);
-  return v;
-}
-const JOBS = arg("jobs", 1000);
-const SECS = arg("secs", 30);
-const LOG_MB = arg("logMB", 1024);
-const FAN_JOBS = arg("fanJobs", 100);
-const FAN_MB = arg("fanMB", 10);
+const JOBS = numberArg("jobs", 1000);
+const SECS = numberArg("secs", 30);
+const LOG_MB = numberArg("logMB", 1024);
+const FAN_JOBS = numberArg("fanJobs", 100);
+const FAN_MB = numberArg("fanMB", 10);
 
 const statusKb = (pid: number, key: string) => Number(/(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${key}:`)) ?? "")?.[1] ?? 0);
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;

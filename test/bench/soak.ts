@@ -23,6 +23,7 @@ import type { JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
 import { call, isError, jobClient, readLogs, runRequest, statusOf } from "../helpers/client";
 import { startDaemon, type TestDaemon } from "../helpers/daemon";
 import { describeGrowth, diff, fdCount, scopeOf, settle, snapshot, type Growth, type LeakScope, type Snapshot } from "../helpers/leaks";
+import { numberArg } from "../helpers/bench-report";
 
 /** One kind of job and what it must end as. */
 export interface JobKind {
@@ -151,13 +152,6 @@ export async function warmUp(client: JobServiceClient, scope: LeakScope): Promis
 
 // ---- the benchmark ---------------------------------------------------------------------------
 
-function arg(name: string, def: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a ? Number(a.slice(name.length + 3)) : def;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer, got ${a}`);
-  return v;
-}
-
 /** RSS may grow by this much from the first checkpoint to the last (see the verdict). */
 const RSS_PLATEAU_BOUND_KB = 16 * 1024;
 
@@ -172,10 +166,10 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const JOBS = arg("jobs", 10_000);
-  const BURST = arg("burst", 100);
-  const EVERY = arg("every", 1000);
-  const MAX = arg("max", 500);
+  const JOBS = numberArg("jobs", 10_000);
+  const BURST = numberArg("burst", 100);
+  const EVERY = numberArg("every", 1000);
+  const MAX = numberArg("max", 500);
   let d: TestDaemon | undefined;
   let crashed: number | undefined;
   let stopping = false;

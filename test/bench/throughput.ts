@@ -30,18 +30,12 @@ import { TERMINAL, type JobStatus } from "../../src/daemon/jobs/job";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
-import { BWRAP, installed, rateOf, reportFigures, UNSHARE } from "../helpers/bench-report";
+import { BWRAP, installed, numberArg, rateOf, reportFigures, UNSHARE } from "../helpers/bench-report";
 
-function arg(name: string, def: number): number {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  const v = a ? Number(a.slice(name.length + 3)) : def;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer, got ${a}`);
-  return v;
-}
-const JOBS = arg("jobs", 2000);
-const CLIENTS = arg("clients", 16);
-const MAX = arg("max", 64);
-const POLL_MS = arg("poll", 20);
+const JOBS = numberArg("jobs", 2000);
+const CLIENTS = numberArg("clients", 16);
+const MAX = numberArg("max", 64);
+const POLL_MS = numberArg("poll", 20);
 const TARGET_RATE = 200;
 const STALL_MS = 60_000; // give up when no job has ended for this long
 

@@ -2,6 +2,14 @@
 // benchmark appends one JSON line with its name and figures, which the suite's summary reads.
 import { appendFileSync } from "node:fs";
 
+/** `--name=N` from the command line (a positive integer), or `def`. */
+export function numberArg(name: string, def: number): number {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  const v = a ? Number(a.slice(name.length + 3)) : def;
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: expected a positive integer, got ${a}`);
+  return v;
+}
+
 export function reportFigures(bench: string, figures: Record<string, number | undefined>): void {
   const file = process.env.BENCH_JSON;
   if (file) appendFileSync(file, `${JSON.stringify({ bench, ...figures })}\n`);
