@@ -8,16 +8,26 @@ export interface CheckResult<T> {
   warnings: string[];
 }
 
+/** A key that reads well as a path segment (letters, digits, `_ - . / @ $ +`); any other is quoted: `jobs["a b"]`, `env["\n"]`. */
+const PLAIN_KEY = /^[\p{L}\p{N}_\-./@$+]+$/u;
+
+/** "logging.outputs[0].path"; odd keys (spaces, colons, quotes, control or format characters, empty) quoted as JSON, long ones cut. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  for (const p of path) {
+    if (typeof p === "number") out += `[${p}]`;
+    else {
+      const key = String(p);
+      out += key.length <= 60 && PLAIN_KEY.test(key) ? (out ? `.${key}` : key) : `[${JSON.stringify(key.length > 60 ? `${key.slice(0, 60)}…` : key)}]`;
+    }
+  }
   return out || "(top level)";
 }
 
 function removeKey(doc: unknown, path: readonly PropertyKey[], key: string): void {
   let node = doc;
   for (const p of path) node = (node as Record<PropertyKey, unknown>)?.[p];
-  if (node && typeof node === "object") delete (node as Record<string, unknown>)[key];
+  if (Object.prototype.toString.call(node) === "[object Object]") delete (node as Record<string, unknown>)[key];
 }
 
 export function checkDocument<S extends z.ZodType>(schema: S, doc: unknown, prefix: readonly PropertyKey[] = []): CheckResult<z.output<S>> {

@@ -2,8 +2,8 @@
 // and the JOBLET_* environment overrides, in the order the configuration guide gives.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parse } from "yaml";
 import { checkDocument } from "./check";
+import { readYamlText } from "./yaml";
 import { ConfigError } from "./errors";
 
 export { ConfigError };
@@ -66,11 +66,8 @@ function readYaml(path: string): { doc?: unknown; problems: string[] } {
   } catch (e) {
     return { problems: [`${path}: cannot read: ${(e as Error).message}`] };
   }
-  try {
-    return { doc: parse(text, { prettyErrors: true }) ?? {}, problems: [] };
-  } catch (e) {
-    return { problems: [`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`] };
-  }
+  const r = readYamlText(text);
+  return r.problems.length ? { problems: r.problems.map((p) => `${path}: ${p}`) } : { doc: r.value, problems: [] };
 }
 
 function findRuntimeConfig(mainPath: string, env: Env): string | undefined {

@@ -2,10 +2,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parse } from "yaml";
 import { checkDocument } from "./check";
 import { ConfigError, DEFAULT_CONFIG_DIR } from "./load";
 import { rnxConfigSchema, type RnxConfig, type RnxNode } from "./rnx-schema";
+import { readYamlText } from "./yaml";
 
 type Env = Record<string, string | undefined>;
 
@@ -41,12 +41,14 @@ export function loadRnxConfig(explicit?: string, env: Env = process.env): Loaded
       ]);
     }
   }
-  let doc: unknown;
+  let text: string;
   try {
-    doc = parse(readFileSync(path, "utf8")) ?? {};
+    text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new ConfigError([`${path}: ${(e as Error).message.split("\n")[0]}`]);
+    throw new ConfigError([`${path}: cannot read: ${(e as Error).message}`]);
   }
+  const { value: doc, problems } = readYamlText(text);
+  if (problems.length) throw new ConfigError(problems.map((p) => `${path}: ${p}`));
   const r = checkDocument(rnxConfigSchema, doc);
   if (!r.value) throw new ConfigError(r.errors.map((e) => `${path}: ${e}`), r.warnings);
   return { config: r.value, path, warnings: r.warnings.map((w) => `${path}: ${w}`) };

@@ -13,6 +13,18 @@ export function show(v: unknown): string {
   return String(v);
 }
 
+/**
+ * Characters a name shown in a terminal must not have: C0 and C1 controls (ESC, and its 8-bit
+ * form CSI U+009B, start terminal escape sequences), DEL, line and paragraph separators, and the
+ * bidirectional overrides and isolates that make text display in another order than it reads.
+ */
+export const NOT_PRINTABLE = /[\0-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** A string quoted in a message: JSON, cut after `max` characters (a message never echoes a megabyte back). */
+export function quote(v: string, max = 120): string {
+  return v.length <= max ? JSON.stringify(v) : `${JSON.stringify(v.slice(0, max))}… (${Buffer.byteLength(v)} bytes)`;
+}
+
 /** A schema leaf: `parse` returns the value, or undefined when the input is not of `form`. */
 export function leaf<T>(form: string, parse: (v: unknown) => T | undefined) {
   return z.unknown().transform((v, ctx): T => {

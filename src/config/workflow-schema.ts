@@ -1,10 +1,11 @@
 // A workflow file (Joblet's YAML, reference §4.1): jobs with dependencies. Read by `rnx workflow run`
 // and again by the server. Every problem is reported at once as `<path>: <message>`; unknown keys are
 // errors, not warnings, because a typo such as `requries:` would otherwise drop a dependency.
-import { isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
+import { isMap, isScalar, isSeq, type Document } from "yaml";
 import { z } from "zod";
 import { formatPath } from "./check";
-import { absolutePath, fileVersion, int, leaf, list, nonEmptyStr, parseDuration, show, str } from "./values";
+import { absolutePath, fileVersion, int, leaf, list, nonEmptyStr, NOT_PRINTABLE, parseDuration, quote, show, str } from "./values";
+import { parseYaml, toPlain } from "./yaml";
 
 export const REQUIRED_STATUSES = ["COMPLETED", "FAILED", "STOPPED", "CANCELED", "FINISHED"] as const;
 /** FINISHED = any terminal state. */
@@ -87,7 +88,7 @@ const envMap = () =>
     for (const [name, value] of Object.entries(v)) {
       if (!ENV_NAME.test(name)) {
         bad = true;
-        ctx.addIssue({ code: "custom", message: `variable name ${JSON.stringify(name)} must match [A-Za-z_][A-Za-z0-9_]*`, input: v });
+        ctx.addIssue({ code: "custom", message: `variable name ${quote(name, 60)} must match [A-Za-z_][A-Za-z0-9_]*`, input: v });
       }
       const s = scalarText(value);
       if (s === undefined) {
@@ -171,7 +172,7 @@ const job = block({
 });
 
 const workflowSchema = block({
-  name: leaf(`a name of at most ${MAX_NAME} printable characters`, (v) => (typeof v === "string" && v.length <= MAX_NAME && !/[\0-\x1f]/.test(v) ? v : undefined)).optional(),
+  name: leaf(`a name of at most ${MAX_NAME} printable characters`, (v) => (typeof v === "string" && v.length <= MAX_NAME && !NOT_PRINTABLE.test(v) ? v : undefined)).optional(),
   description: str().default(""),
   version: fileVersion().optional(), // accepted, ignored
   jobs: z.record(z.string(), job, {
@@ -185,7 +186,7 @@ function issueProblems(issues: readonly z.core.$ZodIssue[]): string[] {
   const out: string[] = [];
   for (const iss of issues) {
     if (iss.code === "unrecognized_keys") {
-      for (const key of iss.keys) out.push(`${formatPath([...iss.path, key])}: unknown key ${JSON.stringify(key)} (${iss.message})`);
+      for (const key of iss.keys) out.push(`${formatPath([...iss.path, key])}: unknown key ${quote(key, 60)} (${iss.message})`);
     } else out.push(`${formatPath(iss.path)}: ${iss.message}`);
   }
   return out;
@@ -224,7 +225,7 @@ function graphProblems(rawJobs: unknown): string[] {
   const problems: string[] = [];
   if (names.length === 0) problems.push("jobs: expected at least one job");
   if (names.length > MAX_JOBS) problems.push(`jobs: at most ${MAX_JOBS} jobs are allowed, got ${names.length}`);
-  for (const n of names) if (!JOB_NAME.test(n)) problems.push(`jobs: job name ${JSON.stringify(n)} must match ${JOB_NAME.source.slice(1, -1)}`);
+  for (const n of names) if (!JOB_NAME.test(n)) problems.push(`jobs: job name ${quote(n, 100)} must match ${JOB_NAME.source.slice(1, -1)}`);
 
   const known = new Set(names);
   const dependents = new Map<string, string[]>(names.map((n) => [n, []]));
@@ -234,7 +235,7 @@ function graphProblems(rawJobs: unknown): string[] {
       if (dep === undefined) return; // malformed item: the schema reports it
       const at = `jobs.${name}.requires[${i}]`;
       if (dep === name) problems.push(`${at}: a job cannot require itself`);
-      else if (!known.has(dep)) problems.push(`${at}: unknown job ${JSON.stringify(dep)} (jobs: ${names.join(", ")})`);
+      else if (!known.has(dep)) problems.push(`${at}: unknown job ${quote(dep, 60)} (jobs: ${names.length > 20 ? `${names.slice(0, 20).join(", ")}, …` : names.join(", ")})`);
       else if (seen.has(dep)) problems.push(`${at}: requires ${JSON.stringify(dep)} again (already at requires[${seen.get(dep)}])`);
       else dependents.get(dep)!.push(name);
       if (!seen.has(dep)) seen.set(dep, i);
@@ -313,17 +314,12 @@ function toSpec(name: string, j: ParsedJob): WorkflowJobSpec {
 
 /** Reads a workflow file. Throws WorkflowError listing every problem. */
 export function parseWorkflowYaml(yamlText: string): WorkflowSpec {
-  const doc = parseDocument(yamlText, { prettyErrors: true, merge: true });
-  // The first line of the library's message names the line and column; the rest is a source excerpt.
-  const yamlProblem = (e: Error) => new WorkflowError([`not valid YAML: ${e.message.split("\n")[0]!.replace(/:$/, "")}`]);
-  if (doc.errors[0]) throw yamlProblem(doc.errors[0]);
+  const { doc, problems: yamlProblems } = parseYaml(yamlText, { merge: true });
+  if (!doc) throw new WorkflowError(yamlProblems);
   keepScalarText(doc);
-  let raw: unknown;
-  try {
-    raw = doc.toJS() ?? {};
-  } catch (e) {
-    throw yamlProblem(e as Error); // e.g. an alias expanded too many times
-  }
+  const plain = toPlain(doc); // an alias expanded too many times is a problem here
+  if ("problem" in plain) throw new WorkflowError([plain.problem]);
+  const raw = plain.value;
 
   const result = workflowSchema.safeParse(raw);
   const problems = [...(result.success ? [] : issueProblems(result.error.issues)), ...graphProblems(isMapping(raw) ? raw.jobs : undefined)];

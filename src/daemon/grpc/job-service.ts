@@ -7,6 +7,7 @@ import type { JobRecord } from "../jobs/job";
 import type { JobManager } from "../jobs/job-manager";
 import type { Logger } from "../logging/logger";
 import { CHUNK_HEADROOM, encodeChunk, encodeJobs, serverJobService, type JobServiceHandlers } from "../../api/codecs";
+import { invalid } from "../errors";
 import { serverStream, unary } from "./calls";
 import { withUnimplemented } from "./unimplemented";
 
@@ -117,6 +118,7 @@ export function jobService(jobs: JobManager, log: Logger): grpc.UntypedServiceIm
       for await (const payload of jobLog.follow(0, cancelled, CHUNK_HEADROOM)) yield encodeChunk(payload);
     }),
     getJobMetrics: serverStream(log, async function* (req) {
+      if (req.limit < 0) throw invalid(`limit: must be 0 (every sample) or a positive number of the latest samples, got ${req.limit}`);
       const { job, samples } = await jobs.metricsHistory(req.jobUuid, { start: req.startTime, end: req.endTime, limit: req.limit });
       for (const s of samples) yield toMetricsEvent(job.uuid, s);
     }),

@@ -15,6 +15,7 @@ import type { JobManager } from "../jobs/job-manager";
 import type { Logger } from "../logging/logger";
 import { serverJobService } from "../../api/codecs";
 import type { WorkflowManager } from "../workflows/workflow-manager";
+import { MalformedRequest, unary } from "./calls";
 import { jobService } from "./job-service";
 import { workflowService } from "./workflow-service";
 import { withUnimplemented } from "./unimplemented";
@@ -26,26 +27,55 @@ export interface ServiceContext {
   log: Logger;
 }
 
+/** Why a request's bytes did not decode, for the client (the decoder's words; a stack overflow on nested groups as what it is). */
+function decodeProblem(e: unknown): string {
+  if (e instanceof RangeError && /call stack/i.test(e.message)) return "nested too deeply";
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/\s+/g, " ").slice(0, 200) || "undecodable";
+}
+
+/**
+ * `service` whose request decoders never throw: bytes that are not a valid encoding become a
+ * MalformedRequest, which the handlers (calls.ts) answer INVALID_ARGUMENT. (A decoder that throws
+ * makes grpc-js answer INTERNAL, as if the server had failed.)
+ */
+export function tolerant<S extends grpc.ServiceDefinition>(service: S): S {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, m] of Object.entries(service)) {
+    const method = m.path.replace(/^\//, "");
+    out[name] = {
+      ...m,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return m.requestDeserialize(bytes);
+        } catch (e) {
+          return new MalformedRequest(method, decodeProblem(e));
+        }
+      },
+    };
+  }
+  return out as S;
+}
+
 export function registerServices(server: grpc.Server, ctx: ServiceContext): void {
-  server.addService(serverJobService, jobService(ctx.jobs, ctx.log));
-  server.addService(WorkflowServiceService, workflowService(ctx.workflows, ctx.log));
-  server.addService(NetworkServiceService, withUnimplemented(NetworkServiceService, "networking"));
-  server.addService(VolumeServiceService, withUnimplemented(VolumeServiceService, "volumes"));
-  server.addService(RuntimeServiceService, withUnimplemented(RuntimeServiceService, "runtimes"));
+  server.addService(tolerant(serverJobService), jobService(ctx.jobs, ctx.log));
+  server.addService(tolerant(WorkflowServiceService), workflowService(ctx.workflows, ctx.log));
+  server.addService(tolerant(NetworkServiceService), withUnimplemented(NetworkServiceService, "networking"));
+  server.addService(tolerant(VolumeServiceService), withUnimplemented(VolumeServiceService, "volumes"));
+  server.addService(tolerant(RuntimeServiceService), withUnimplemented(RuntimeServiceService, "runtimes"));
   server.addService(
-    MonitoringServiceService,
+    tolerant(MonitoringServiceService),
     withUnimplemented(MonitoringServiceService, "system metrics streaming", {
-      getSystemStatus: ((_call: grpc.ServerUnaryCall<EmptyRequest, SystemStatusResponse>, done: grpc.sendUnaryData<SystemStatusResponse>) =>
-        done(null, {
-          timestamp: new Date().toISOString(),
-          available: true,
-          host: hostInfo(ctx.nodeId),
-          cpu: cpuMetrics(),
-          memory: memoryMetrics(),
-          disks: [],
-          networks: [],
-          serverVersion: serverVersion(),
-        })) as grpc.UntypedHandleCall,
+      getSystemStatus: unary<EmptyRequest, SystemStatusResponse>(ctx.log, () => ({
+        timestamp: new Date().toISOString(),
+        available: true,
+        host: hostInfo(ctx.nodeId),
+        cpu: cpuMetrics(),
+        memory: memoryMetrics(),
+        disks: [],
+        networks: [],
+        serverVersion: serverVersion(),
+      })) as grpc.UntypedHandleCall,
     }),
   );
 }

@@ -3,6 +3,7 @@
 // land elsewhere, or be more than a plain file or directory, is refused naming the path.
 import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { quote } from "../../config/values";
 import { invalid } from "../errors";
 
 export interface Upload {
@@ -24,11 +25,11 @@ const S_IFMT = 0o170000;
 
 /** Normalized relative path, or an INVALID_ARGUMENT naming it. */
 export function uploadPath(raw: string): string {
-  const shown = JSON.stringify(raw);
   if (raw === "") throw invalid("uploads: a path is empty");
+  if (Buffer.byteLength(raw) > 4096) throw invalid(`uploads: path ${quote(raw, 60)} is longer than 4096 bytes`);
+  const shown = quote(raw, 200);
   if (raw.includes("\0")) throw invalid(`uploads: path ${shown} contains a NUL byte`);
   if (raw.startsWith("/")) throw invalid(`uploads: path ${shown} is absolute; paths are relative to the workspace (/work)`);
-  if (Buffer.byteLength(raw) > 4096) throw invalid(`uploads: path ${shown.slice(0, 60)}… is longer than 4096 bytes`);
   const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw invalid(`uploads: path ${shown} leaves the workspace ("..")`);
   if (parts.length === 0) throw invalid(`uploads: path ${shown} names the workspace itself`);

@@ -4,8 +4,10 @@
 // whenever one changes, releases the steps that became ready and cancels those that can no
 // longer run (and so, in turn, their dependents).
 import { randomUUID } from "node:crypto";
-import { isMap, parseDocument, stringify } from "yaml";
+import { isMap, stringify } from "yaml";
 import { checkAvailability, parseWorkflowYaml, WorkflowError, type Requirement, type WorkflowJobSpec, type WorkflowSpec } from "../../config/workflow-schema";
+import { NOT_PRINTABLE, quote } from "../../config/values";
+import { parseYaml } from "../../config/yaml";
 import type { FileUpload, RunJobRequest, RunWorkflowRequest } from "../../gen/joblet";
 import { ApiError, invalid, notFound, precondition } from "../errors";
 import type { JobRecord } from "../jobs/job";
@@ -48,6 +50,7 @@ export interface Available {
 }
 
 const MIN_PREFIX = 8;
+const MAX_FILE_NAME = 255;
 
 export class WorkflowManager {
   /** workflows whose steps changed, evaluated once per turn of the event loop */
@@ -75,11 +78,15 @@ export class WorkflowManager {
 
   /** Checks the whole workflow (YAML, what it names, every step as a RunJob request), then records it and its steps. */
   run(req: RunWorkflowRequest): WorkflowRecord {
+    // the file name is shown in every answer about the workflow: a name, not a payload
+    if (Buffer.byteLength(req.workflow) > MAX_FILE_NAME || NOT_PRINTABLE.test(req.workflow)) {
+      throw invalid(`workflow: the file name ${quote(req.workflow, 60)} must be at most ${MAX_FILE_NAME} bytes without control characters`);
+    }
     let spec: WorkflowSpec;
     try {
       spec = parseWorkflowYaml(req.yamlContent);
     } catch (e) {
-      if (e instanceof WorkflowError) throw invalid(`workflow ${req.workflow || "YAML"}:\n${e.problems.join("\n")}`);
+      if (e instanceof WorkflowError) throw invalid(`workflow ${req.workflow || "YAML"}:\n${listed(e.problems)}`);
       throw e;
     }
     const problems: string[] = [];
@@ -107,7 +114,7 @@ export class WorkflowManager {
         problems.push(`jobs.${job.name}: ${e.message}`);
       }
     }
-    if (problems.length) throw invalid(`workflow ${req.workflow || spec.name}:\n${problems.join("\n")}`);
+    if (problems.length) throw invalid(`workflow ${req.workflow || spec.name}:\n${listed(problems)}`);
 
     const uuid = randomUUID();
     // the steps first: a crash before the workflow is recorded leaves held steps that recover()
@@ -288,6 +295,20 @@ export function isWorkflowDone(s: WorkflowState): boolean {
   return s === "COMPLETED" || s === "FAILED" || s === "CANCELED";
 }
 
+const MAX_PROBLEMS = 100;
+const MAX_PROBLEM = 500;
+
+/**
+ * Problems, one a line, for an answer: each line cut at MAX_PROBLEM characters and at most
+ * MAX_PROBLEMS lines, so that a workflow with a thousand bad jobs (or one problem quoting a
+ * thousand CPUs) still gets an answer that names every kind of mistake near its top.
+ */
+function listed(problems: readonly string[]): string {
+  const lines = problems.slice(0, MAX_PROBLEMS).map((p) => (p.length > MAX_PROBLEM ? `${p.slice(0, MAX_PROBLEM)}… (${p.length - MAX_PROBLEM} more characters)` : p));
+  if (problems.length > MAX_PROBLEMS) lines.push(`… and ${problems.length - MAX_PROBLEMS} more problems`);
+  return lines.join("\n");
+}
+
 const REDACTED = "<redacted>";
 
 /**
@@ -310,7 +331,7 @@ export function redactSecrets(text: string, spec: WorkflowSpec): string {
     }
   };
   try {
-    const doc = parseDocument(text, { merge: true });
+    const doc = parseYaml(text, { merge: true }).doc!; // it parsed before (parseWorkflowYaml)
     const jobs = doc.get("jobs", true);
     if (isMap(jobs)) {
       for (const pair of jobs.items) {
@@ -323,7 +344,7 @@ export function redactSecrets(text: string, spec: WorkflowSpec): string {
   } catch {
     // below
   }
-  const raw = parseDocument(text, { merge: true }).toJS() as { jobs: Record<string, Record<string, unknown>> };
+  const raw = parseYaml(text, { merge: true }).doc!.toJS() as { jobs: Record<string, Record<string, unknown>> };
   for (const [name, names] of secrets) raw.jobs[name]!.secret_environment = placeholders(names);
   const out = stringify(raw);
   if (faithful(out)) return out;
