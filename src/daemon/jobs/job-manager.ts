@@ -401,6 +401,15 @@ export class JobManager {
     if (live.killed) this.kill(live);
     else if (live.stopRequested) proc.signal("SIGTERM");
     this.d.metrics?.watch(uuid, live.cgroup!);
+    // the time limit counts from now: a start held up inside the sandbox (an exec throttled by a
+    // tiny max_io_bps) is a start that takes too long, not one that never ends
+    if (job.timeoutMs > 0) {
+      live.timeoutTimer = setTimeout(() => {
+        live.timedOut = true;
+        this.d.log.info("job timed out", { job: uuid, timeoutMs: job.timeoutMs });
+        this.kill(live);
+      }, job.timeoutMs);
+    }
     const failure = await proc.started;
     if (failure) {
       job.failureReason = failure.reason;
@@ -411,13 +420,6 @@ export class JobManager {
       this.save(job);
       // startMs: request received (or the job's turn come) → the command exec'd (the benchmark reads it)
       this.d.log.info("job started", { job: uuid, pid: proc.pid, command: job.command, startMs: Number((performance.now() - received).toFixed(3)) });
-      if (job.timeoutMs > 0) {
-        live.timeoutTimer = setTimeout(() => {
-          live.timedOut = true;
-          this.d.log.info("job timed out", { job: uuid, timeoutMs: job.timeoutMs });
-          this.kill(live);
-        }, job.timeoutMs);
-      }
     }
     const done = this.follow(job, live, proc).then((j) => {
       settle(j);
