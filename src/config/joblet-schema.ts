@@ -48,6 +48,9 @@ const server = section({
     enabled: alwaysOn("TLS").default(true),
     min_version: oneOf(["1.2", "1.3"] as const).default("1.3"),
     cipher_suites: list(nonEmptyStr("a TLS cipher suite name")).default([]),
+    /** joblet extension: a connection must finish its TLS handshake (and, on the gRPC port, send
+     * the HTTP/2 preface) within this; slower ones are closed and audited */
+    handshake_timeout: duration().default(30_000),
   }).prefault({}),
   max_message_size: int(1024, 2 ** 31 - 1, "a message size in bytes (1024 to 2147483647)").default(104857600),
   keepalive: section({

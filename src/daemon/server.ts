@@ -5,7 +5,7 @@ import type { ServerHttp2Session } from "node:http2";
 import { createServer } from "node:net";
 import type { ServerConfig } from "../config/load";
 import type { AuditLog } from "./auth/audit";
-import { guardHandshakes, HANDSHAKE_TIMEOUT_MS } from "./auth/handshake-guard";
+import { DEFAULT_HANDSHAKE_LIMITS, guardHandshakes } from "./auth/handshake-guard";
 import { authInterceptor, peerOf } from "./auth/interceptor";
 import { roleNamed } from "./auth/rbac";
 import { registerServices, type ServiceContext } from "./grpc/services";
@@ -45,7 +45,7 @@ export class JobletServer {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${bindError(err)}`)) : resolve(p))),
     );
-    guardConnections(server, audit, log.child("auth"));
+    guardConnections(server, audit, log.child("auth"), config.server.tls.handshake_timeout);
     log.info("listening", { address: config.server.address, port, minTls: config.server.tls.min_version, nodeId: config.server.nodeId });
     return new JobletServer(server, port, log);
   }
@@ -70,23 +70,23 @@ export class JobletServer {
  * Connections before their first RPC never reach the interceptor; grpc-js keeps its http2 servers
  * private, so watch them here: a TLS handshake must finish in time and refusals are audited
  * (auth/handshake-guard.ts), and a connection that completed TLS must send the HTTP/2 preface
- * (with its SETTINGS) within HANDSHAKE_TIMEOUT_MS too. After that, grpc-js's keepalive pings
- * (server.keepalive) close connections whose peer has gone.
+ * (with its SETTINGS) within as long again (server.tls.handshake_timeout). After that, grpc-js's
+ * keepalive pings (server.keepalive) close connections whose peer has gone.
  */
-function guardConnections(server: grpc.Server, audit: AuditLog, log: Logger): void {
+function guardConnections(server: grpc.Server, audit: AuditLog, log: Logger, timeoutMs: number): void {
   const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
   if (!http2Servers) {
     log.warn("cannot observe connections with this grpc-js version: TLS handshake failures will not be audited nor timed out");
     return;
   }
   for (const http2Server of http2Servers.keys()) {
-    guardHandshakes(http2Server, { audit, log }, "grpc");
+    guardHandshakes(http2Server, { audit, log }, "grpc", { ...DEFAULT_HANDSHAKE_LIMITS, timeoutMs });
     http2Server.on("session", (session: ServerHttp2Session) => {
       const peer = peerOf(session.socket);
       const timer = setTimeout(() => {
-        log.info("connection closed: no HTTP/2 preface", { peer, timeoutMs: HANDSHAKE_TIMEOUT_MS });
+        log.info("connection closed: no HTTP/2 preface", { peer, timeoutMs });
         session.destroy();
-      }, HANDSHAKE_TIMEOUT_MS);
+      }, timeoutMs);
       const settled = () => clearTimeout(timer);
       session.once("remoteSettings", settled);
       session.once("close", settled);

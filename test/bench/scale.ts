@@ -4,15 +4,16 @@
 //     daemon memory per running job (targets: ≤ 100 KB per idle job, daemon ≤ 250 MB at 1000).
 //  2. One job writing <logMB> MB to stdout, followed live by `rnx job log` over mTLS: byte-exact
 //     (sha256) and MB/s end to end (target ≥ 200 MB/s).
-//  3. <fanJobs> jobs writing <fanMB> MB each, each followed by 3 `rnx job log` at once: every
-//     follower byte-exact; the daemon's peak RSS.
+//  3. <fanJobs> jobs writing <fanMB> MB each, each followed by 3 GetJobLogs streams at once (on
+//     3 mTLS connections; 3 × <fanJobs> rnx processes would measure process starts on 2 cores):
+//     every follower byte-exact; the daemon's peak RSS.
 // Run: ./node_modules/.bin/bun test/bench/scale.ts [--jobs=1000] [--secs=30] [--logMB=1024] [--fanJobs=100] [--fanMB=10]
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import { call, isError, jobClient, jobEnded, runRequest } from "../helpers/client";
 import { startDaemon } from "../helpers/daemon";
 import { numberArg, reportFigures } from "../helpers/bench-report";
-import { followLog, shaOfMb, writeMb } from "../helpers/follow";
+import { followLog, followStream, shaOfMb, writeMb } from "../helpers/follow";
 
 const JOBS = numberArg("jobs", 1000);
 const SECS = numberArg("secs", 30);
@@ -20,8 +21,15 @@ const LOG_MB = numberArg("logMB", 1024);
 const FAN_JOBS = numberArg("fanJobs", 100);
 const FAN_MB = numberArg("fanMB", 10);
 
-const statusKb = (pid: number, key: string) => Number(/(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${key}:`)) ?? "")?.[1] ?? 0);
-const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+/** A /proc/<pid>/status figure in kB; 0 once the process is gone (the run then reports it). */
+function statusKb(pid: number, key: string): number {
+  try {
+    return Number(/(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith(`${key}:`)) ?? "")?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+const fds = (pid: number) => (existsSync(`/proc/${pid}/fd`) ? readdirSync(`/proc/${pid}/fd`).length : 0);
 const mb = (kb: number) => (kb / 1024).toFixed(1);
 const row = (name: string, value: string, note = "") => console.log(`${name.padEnd(58)} ${value.padStart(14)}  ${note}`);
 
@@ -38,6 +46,7 @@ const d = await startDaemon({
   },
 });
 const client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
+let followers: JobServiceClient[] = [];
 let failures = 0;
 try {
   // warm up (first job loads the sandbox template, the netns pool fills)
@@ -89,10 +98,11 @@ try {
   let fanPeakKb = 0;
   const fanSampler = setInterval(() => (fanPeakKb = Math.max(fanPeakKb, statusKb(d.pid, "VmRSS"))), 100);
   const fanSha = shaOfMb(FAN_MB, "b");
+  followers = [0, 1, 2].map(() => jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin));
   const [fc, ...fa] = writeMb(FAN_MB, "b");
   const g0 = performance.now();
   const fan = await Promise.all(Array.from({ length: FAN_JOBS }, () => run(client, fc!, fa)));
-  const results = await Promise.all(fan.flatMap((u) => [followLog(d.clients.admin, u), followLog(d.clients.admin, u), followLog(d.clients.admin, u)]));
+  const results = await Promise.all(fan.flatMap((u) => followers.map((f) => followStream(f, u))));
   const fanMs = performance.now() - g0;
   clearInterval(fanSampler);
   const fanBad = results.filter((r) => r.sha !== fanSha).length;
@@ -109,12 +119,17 @@ try {
   row("daemon open fds at rest / all running / peak / after", `${restFds} / ${allRunningFds} / ${peakFds} / ${afterFds}`, `${((allRunningFds - restFds) / Math.max(running, 1)).toFixed(1)} per running job`);
   row(`one ${LOG_MB} MB log followed live, byte-exact`, bigOk ? "yes" : `NO (${got.bytes} bytes)`);
   row("  end to end (job writes → rnx prints)", `${(LOG_MB / (followMs / 1000)).toFixed(0)} MB/s`, `≥ 200 MB/s: ${LOG_MB / (followMs / 1000) >= 200 ? "met" : "NOT met"}`);
-  row(`${FAN_JOBS} × ${FAN_MB} MB, 3 followers each, byte-exact`, `${results.length - fanBad} of ${results.length}`, `${((FAN_JOBS * FAN_MB * 3) / (fanMs / 1000)).toFixed(0)} MB/s delivered in total`);
+  row(`${FAN_JOBS} × ${FAN_MB} MB, 3 stream followers each, byte-exact`, `${results.length - fanBad} of ${results.length}`, `${((FAN_JOBS * FAN_MB * 3) / (fanMs / 1000)).toFixed(0)} MB/s delivered in total`);
   row("  daemon peak RSS meanwhile", `${mb(fanPeakKb)} MB`);
   console.log(`\n${failures === 0 ? "no failures" : `${failures} FAILURES`}`);
   reportFigures("scale", { jobs: JOBS, running, completed, peakRssMb: peakKb / 1024, perJobKb, fdsPerJob: (allRunningFds - restFds) / Math.max(running, 1), followMBs: LOG_MB / (followMs / 1000), fanExact: results.length - fanBad, fanTotal: results.length, failures });
+} catch (e) {
+  failures++;
+  console.log(`\nstopped by: ${(e as Error).message}`);
+  if (!existsSync(`/proc/${d.pid}`)) console.log(`the daemon DIED (exit ${await d.exited}); its log's last lines:\n${d.output().split("\n").slice(-30).join("\n")}`);
 } finally {
   client.close();
+  for (const f of followers) f.close();
   await d.stop();
 }
 process.exitCode = failures === 0 ? 0 : 1;

@@ -12,6 +12,7 @@ import { connect as tlsConnect } from "node:tls";
 import { MAX_PENDING_HANDSHAKES } from "../../src/daemon/auth/handshake-guard";
 import type { JobServiceClient } from "../../src/gen/joblet";
 import {
+  abuseConfig,
   alive,
   certlessWave,
   chattyJob,
@@ -39,7 +40,7 @@ let chatty: string;
 let baseline: number;
 
 beforeAll(async () => {
-  d = await startDaemon({ config: { telemetry: { metrics_interval: "1s" } } });
+  d = await startDaemon({ config: abuseConfig() });
   client = jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin);
   chatty = await chattyJob(client);
   await legitJob(client);

@@ -1,12 +1,12 @@
 // Scale, reduced for CI (issue 7; test/bench/scale.ts is the full run): many jobs running at once
-// all start and complete and give back their fds; one large log and many small ones reach every
-// live follower (`rnx job log` over mTLS) byte for byte.
+// all start and complete and give back their fds; one large log (to `rnx job log` over mTLS) and
+// many small ones (to GetJobLogs streams) reach every live follower byte for byte.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import type { JobServiceClient, RunJobRequest } from "../../src/gen/joblet";
 import { call, isError, jobClient, jobEnded, runRequest } from "../helpers/client";
 import { startDaemon, type TestDaemon } from "../helpers/daemon";
-import { followLog, shaOfMb, writeMb } from "../helpers/follow";
+import { followLog, followStream, shaOfMb, writeMb } from "../helpers/follow";
 import { until } from "../helpers/wait";
 
 let d: TestDaemon;
@@ -58,11 +58,16 @@ describe("logs to live followers", () => {
     expect(b).toEqual(want);
   }, 60_000);
 
-  test("10 jobs × 2 MB, three followers each, every follower byte for byte", async () => {
+  test("10 jobs × 2 MB, three live followers each (on three connections), every follower byte for byte", async () => {
     const [command, ...args] = writeMb(2, "b");
-    const uuids = await Promise.all(Array.from({ length: 10 }, () => run({ command: command!, args })));
-    const got = await Promise.all(uuids.flatMap((u) => [followLog(d.clients.admin, u), followLog(d.clients.admin, u), followLog(d.clients.admin, u)]));
-    const want = shaOfMb(2, "b");
-    expect(got.filter((g) => g.sha === want).length).toBe(30);
+    const followers = [0, 1, 2].map(() => jobClient(d.address, d.pki.ca.cert, d.pki.clients.admin));
+    try {
+      const uuids = await Promise.all(Array.from({ length: 10 }, () => run({ command: command!, args })));
+      const got = await Promise.all(uuids.flatMap((u) => followers.map((f) => followStream(f, u))));
+      const want = shaOfMb(2, "b");
+      expect(got.filter((g) => g.sha === want && g.bytes === 2 * 1024 * 1024).length).toBe(30);
+    } finally {
+      for (const f of followers) f.close();
+    }
   }, 60_000);
 });

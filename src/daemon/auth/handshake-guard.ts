@@ -12,9 +12,10 @@ import type { Logger } from "../logging/logger";
 import type { AuditLog } from "./audit";
 import { auditHandshakeRefusal, peerOf } from "./interceptor";
 
-/** A TLS handshake must finish within this many ms of the TCP connect (and, on the gRPC port,
- * the HTTP/2 preface must follow within as long again). */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The default of server.tls.handshake_timeout: a TLS handshake must finish within this many ms
+ * of the TCP connect (and, on the gRPC port, the HTTP/2 preface must follow within as long
+ * again). Generous, because a legitimate client on a loaded machine can be slow to start. */
+export const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Connections still in their TLS handshake, per listener; more are closed at once. */
 export const MAX_PENDING_HANDSHAKES = 1024;
 

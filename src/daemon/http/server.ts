@@ -31,11 +31,11 @@ const MAX_HEADER_BYTES = 16 * 1024;
 export interface EndpointTiming extends StreamTiming {
   /** a connection must send a complete request within this (idle keep-alive connections close after it) */
   requestMs: number;
-  /** a TLS handshake must finish within this (default: HANDSHAKE_TIMEOUT_MS) */
+  /** a TLS handshake must finish within this (default: server.tls.handshake_timeout) */
   handshakeMs?: number;
 }
 
-export const DEFAULT_TIMING: EndpointTiming = { heartbeatMs: 15_000, stallMs: 60_000, requestMs: 10_000, handshakeMs: DEFAULT_HANDSHAKE_LIMITS.timeoutMs };
+export const DEFAULT_TIMING: EndpointTiming = { heartbeatMs: 15_000, stallMs: 60_000, requestMs: 10_000 };
 
 
 export class HttpsEndpoint {
@@ -96,7 +96,7 @@ export class HttpsEndpoint {
     );
     guardHandshakes(this.tls, { audit: this.audit, log: this.log }, "https", {
       ...DEFAULT_HANDSHAKE_LIMITS,
-      timeoutMs: this.timing.handshakeMs ?? DEFAULT_HANDSHAKE_LIMITS.timeoutMs,
+      timeoutMs: this.timing.handshakeMs ?? server.tls.handshake_timeout,
     });
     const where = hostPort(server.address, server.http_port);
     await new Promise<void>((resolve, reject) => {
