@@ -88,20 +88,35 @@ export function unary<Q, R>(log: Logger, fn: (request: Q, call: grpc.ServerUnary
   };
 }
 
+/** Messages of one server stream that may wait to be written out at a time (see serverStream). */
+const MAX_MESSAGES_IN_FLIGHT = 2;
+
 /** A server-streaming handler from an async generator; honours flow control and cancellation. */
 export function serverStream<Q, R>(log: Logger, fn: (request: Q, cancelled: () => boolean) => AsyncIterable<R>): grpc.handleServerStreamingCall<Q, R> {
   return (call) => {
     let cancelled = false;
+    // Messages handed to the transport and not yet written out. Bounded by us, not by the stream's
+    // high-water mark (16 messages: with 1 MB log chunks, 16 MB per slow reader, and many slow
+    // readers would hold gigabytes).
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    const written = () => {
+      inFlight--;
+      wake?.();
+    };
     call.on("cancelled", () => {
       cancelled = true;
-      call.emit("drain"); // wake a writer waiting for drain
+      wake?.(); // a writer waiting for room
     });
     void (async () => {
       try {
         if ((call.request as unknown) instanceof MalformedRequest) throw call.request;
         for await (const message of fn(call.request, () => cancelled)) {
           if (cancelled) break;
-          if (!call.write(message)) await new Promise((resolve) => call.once("drain", resolve));
+          inFlight++;
+          call.write(message, written);
+          while (inFlight >= MAX_MESSAGES_IN_FLIGHT && !cancelled) await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
         }
         if (!cancelled) call.end();
       } catch (e) {
