@@ -1,7 +1,7 @@
 // The daemon SIGKILLed in the middle of work, then started again on the same state (issue 7):
 // what the durable-state promise says must hold, counted. Shared by test/e2e/crash.test.ts
 // (reduced) and test/bench/crash.ts (1000 jobs, 1 GiB).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JobServiceClient } from "../../src/gen/joblet";
@@ -93,16 +93,11 @@ export async function killWhileLogging(mb: number, killAtMb: number): Promise<Lo
   let b: TestDaemon | undefined;
   let client: JobServiceClient = jobClient(a.address, pki.ca.cert, pki.clients.admin);
   try {
-    const r = await call(client.runJob, client, runRequest({ command: "sh", args: ["-c", `head -c ${mb * 1024 * 1024} /dev/zero | tr '\\0' a`] }));
+    // it stays running once written, so the kill finds it running even if the write was quick
+    const r = await call(client.runJob, client, runRequest({ command: "sh", args: ["-c", `head -c ${mb * 1024 * 1024} /dev/zero | tr '\\0' a; sleep 600`] }));
     if (isError(r)) throw new Error(r.details);
     const logFile = join(root, "logs", `${r.jobUuid}.log`);
-    const size = () => {
-      try {
-        return readFileSync(logFile).length;
-      } catch {
-        return 0;
-      }
-    };
+    const size = () => statSync(logFile, { throwIfNoEntry: false })?.size ?? 0;
     await until(`${killAtMb} MB in the log`, () => size() >= killAtMb * 1024 * 1024, 60_000);
     const atKill = size();
     client.close();
