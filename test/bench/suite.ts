@@ -20,7 +20,7 @@ const runs: [string, string[]][] = [
   ["crash.ts", quick ? ["--jobs=200", "--logMB=256"] : []],
   ["soak.ts", quick ? ["--jobs=1000"] : []],
   ["abuse.ts", quick ? ["--conns=200", "--slow=100", "--streams=50", "--samples=30"] : []],
-  ["fuzz.ts", quick ? ["--requests=5000"] : []],
+  ["fuzz.ts", quick ? ["--requests=5000", "--configs=100", "--workflows=100"] : []],
 ];
 
 let failed = false;
