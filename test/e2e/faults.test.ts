@@ -95,8 +95,9 @@ describe("hostile jobs beside a bystander", () => {
       start({ command: "sh", args: ["-c", "if head -c 100m /dev/zero > /work/fill; then echo wrote it all; else echo refused; fi; echo holding; exec sleep 600"] }),
       start({ command: "sh", args: ["-c", "echo before; exec >&- 2>&-; sleep 1; echo gone; exit 7"] }),
       start({ command: "sh", args: ["-c", "trap 'echo ignored TERM' TERM; echo ready; while :; do sleep 0.1; done"] }),
-      // (exec: the job's main process needs no fork of its own to live on while the bomb runs)
-      start({ command: "sh", args: ["-c", "f() { f | f & }; f; exec sleep 600"], maxPids: PIDS }),
+      // the bomb in a subshell, forked first thing: the job's main process then needs no fork of its
+      // own (a shell whose fork fails at the limit exits, and the job would end before the check)
+      start({ command: "sh", args: ["-c", "(f() { f | f & }; f) & exec sleep 600"], maxPids: PIDS }),
       start({ command: "yes", args: ["hostile"] }),
     ]);
     // a follower reads every byte the flood writes, as it is written
