@@ -2,7 +2,7 @@
 // bubblewrap and plain unshare measured in the same run (`npm run bench`). Each benchmark prints
 // its own full table as it goes; the summary is read from the figures they report (BENCH_JSON).
 // Run: npm run bench   (or ./node_modules/.bin/bun test/bench/suite.ts [--quick])
-//   --quick: smaller counts (about five minutes instead of about half an hour)
+//   --quick: smaller counts (about three minutes instead of about half an hour)
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
