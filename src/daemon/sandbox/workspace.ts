@@ -2,7 +2,7 @@
 // baseDir is root's (0700), so host users cannot reach into a job's files either.
 import { chmodSync, chownSync, copyFileSync, constants, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { chown, mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export class Workspaces {
   constructor(
@@ -15,9 +15,8 @@ export class Workspaces {
 
   /** A new, empty workspace owned by the job user. */
   create(uuid: string): string {
-    const jobDir = join(this.baseDir, uuid);
-    mkdirSync(jobDir, { mode: 0o700 });
-    const work = join(jobDir, "work");
+    const work = this.path(uuid);
+    mkdirSync(dirname(work), { mode: 0o700 });
     mkdirSync(work, { mode: 0o700 });
     chownSync(work, this.owner.uid, this.owner.gid);
     return work;
@@ -25,9 +24,8 @@ export class Workspaces {
 
   /** create(), off the event loop (a directory operation can wait behind the disk's journal). */
   async make(uuid: string): Promise<string> {
-    const jobDir = join(this.baseDir, uuid);
-    await mkdir(jobDir, { mode: 0o700 });
-    const work = join(jobDir, "work");
+    const work = this.path(uuid);
+    await mkdir(dirname(work), { mode: 0o700 });
     await mkdir(work, { mode: 0o700 });
     await chown(work, this.owner.uid, this.owner.gid);
     return work;
