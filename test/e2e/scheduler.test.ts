@@ -271,10 +271,11 @@ describe("restart", () => {
       for (let i = 0; i < 20; i++) {
         scheduled.push(await submit(client, { command: "sh", args: ["-c", 'cat n.txt; echo "$SECRET"'], schedule: at, uploads: [upload("n.txt", `job ${i}\n`)], secretEnvironment: { SECRET: secret(i) } }));
       }
-      const recurring = await submit(client, { command: "sh", args: ["-c", 'cat r.txt; echo "$SECRET"'], cron: "*/2 * * * * *", uploads: [upload("r.txt", "recurring\n")], secretEnvironment: { SECRET: secret("r") } });
       const running = await Promise.all(Array.from({ length: 4 }, () => submit(client, { command: "sleep", args: ["120"] })));
       const queued: string[] = [];
       for (let i = 0; i < 3; i++) queued.push(await submit(client, { command: "sh", args: ["-c", 'echo "queued $SECRET"'], secretEnvironment: { SECRET: secret(`q${i}`) } }));
+      // after the others: its runs queue behind them rather than take a slot first
+      const recurring = await submit(client, { command: "sh", args: ["-c", 'cat r.txt; echo "$SECRET"'], cron: "*/2 * * * * *", uploads: [upload("r.txt", "recurring\n")], secretEnvironment: { SECRET: secret("r") } });
       // due while the daemon is down: runs at once when it is back
       const missedAt = inSeconds(1);
       const missed = await submit(client, { command: "echo", args: ["missed"], schedule: missedAt });
